@@ -1,0 +1,37 @@
+# voxguard — one entry point. `make score` and `make test` each create/refresh the venv.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: score test bench train corpus ablation install clean-venv
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q torch==2.14.1 torchaudio==2.11.0
+	$(PY) -m pip install -q -e '.[dev,corpus]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## Main job: score the bundled sample clips with local Ray and the bundled model.
+score: $(STAMP)
+	$(VENV)/bin/voxguard score examples/clips --out out/scores
+
+## The whole test suite.
+test: $(STAMP)
+	$(PY) -m pytest -q -ra
+
+## Benchmarks (not tests): speed and memory tables with ratios against baselines.
+bench: $(STAMP)
+	$(VENV)/bin/voxguard bench score --files 300
+
+## Rebuild the training corpus from ../shared/corpus and train the bundled model (~1 h on 2 cores).
+corpus: $(STAMP)
+	$(VENV)/bin/voxguard corpus build --bonafide ../shared/corpus --out var/corpus
+
+train: corpus
+	$(VENV)/bin/voxguard train --manifest var/corpus/manifest.parquet --out models/voxguard-default.vxpkg
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,106 @@
+"""Typed configuration of the model: audio, front-end, encoder, comparison.
+
+The whole `ModelConfig` is stored inside every model package, so a package
+always rebuilds exactly the network (and feature extraction) it was trained with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+FrontendKind = Literal["logmel", "loglinear", "lfcc"]
+PoolingKind = Literal["attentive", "mean"]
+ComparisonKind = Literal["cosine", "euclidean", "mahalanobis"]
+ObjectiveKind = Literal["contrastive", "triplet", "oneclass"]
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """Decoding and windowing: everything becomes mono float32 at `sample_rate`."""
+
+    sample_rate: int = 16000
+    window_s: float = 4.0
+    hop_s: float = 2.0
+    # Shorter clips are rejected; between this and window_s they are padded by repetition.
+    min_duration_s: float = 0.1
+    # Peak below this (full scale = 1.0) counts as digital silence.
+    silence_peak: float = 1e-4
+
+    @property
+    def window_samples(self) -> int:
+        return int(round(self.window_s * self.sample_rate))
+
+    @property
+    def hop_samples(self) -> int:
+        return int(round(self.hop_s * self.sample_rate))
+
+
+@dataclass(frozen=True)
+class FrontendConfig:
+    """Spectral front-end (an nn.Module inside the network)."""
+
+    kind: FrontendKind = "loglinear"
+    n_fft: int = 512
+    win_length: int = 400
+    hop_length: int = 160
+    n_mels: int = 80
+    n_lfcc: int = 60
+    # Linear bins kept for the log-linear front-end (from 0 Hz up); None keeps all n_fft//2+1.
+    n_linear_bins: int | None = None
+    # Adjacent linear bins averaged together (log-linear only): keeps linear spacing, cuts CPU cost.
+    linear_bin_pool: int = 2
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """CNN encoder shared by both Siamese branches."""
+
+    channels: tuple[int, ...] = (16, 32, 64, 128)
+    dropout: float = 0.2
+    pooling: PoolingKind = "attentive"
+    embedding_dim: int = 128
+
+
+@dataclass(frozen=True)
+class ComparisonConfig:
+    """How an embedding is compared to the reference bank."""
+
+    kind: ComparisonKind = "cosine"
+    n_bonafide_prototypes: int = 1
+    n_spoof_prototypes: int = 4
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild the network and its input pipeline."""
+
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    frontend: FrontendConfig = field(default_factory=FrontendConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    comparison: ComparisonConfig = field(default_factory=ComparisonConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        """Inverse of `to_dict`; unknown keys are rejected so typos surface."""
+        encoder = dict(data.get("encoder", {}))
+        if "channels" in encoder:
+            encoder["channels"] = tuple(encoder["channels"])
+        return cls(
+            audio=AudioConfig(**data.get("audio", {})),
+            frontend=FrontendConfig(**data.get("frontend", {})),
+            encoder=EncoderConfig(**encoder),
+            comparison=ComparisonConfig(**data.get("comparison", {})),
+        )
+
+    def replace(self, **sections: Any) -> "ModelConfig":
+        """Copy with some sections' fields replaced: `cfg.replace(frontend={"kind": "lfcc"})`."""
+        updated = {}
+        for name, changes in sections.items():
+            updated[name] = dataclasses.replace(getattr(self, name), **changes)
+        return dataclasses.replace(self, **updated)

@@ -1,0 +1,184 @@
+"""One-call scoring API: `Detector.from_package(p).score(path_or_waveform)`.
+
+A clip is decoded once, cut into windows covering the whole file, scored in
+batches, and aggregated. Input problems come back as a `ClipResult` with
+`error` set, never as an exception, so a loop over an archive cannot crash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from siamese.audio import DecodedAudio, decode_audio, from_samples
+from siamese.errors import AudioError
+from siamese.package import ModelPackage
+from siamese.windowing import Windows, make_windows
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Score of one window of the clip (seconds from the start)."""
+
+    start_s: float
+    end_s: float
+    score: float
+    prob_bonafide: float
+
+
+@dataclass
+class ClipResult:
+    """Verdict for one clip; `error` is set (and scores are None) when it could not be scored."""
+
+    source: str
+    model_version: str
+    score: float | None = None
+    prob_bonafide: float | None = None
+    label: str | None = None  # bonafide | spoof | inconclusive
+    confidence: float | None = None
+    flagged: bool | None = None
+    segments: list[Segment] = field(default_factory=list)
+    duration_s: float | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (segments as dicts) for tables, JSON and Parquet."""
+        return asdict(self)
+
+
+class Detector:
+    """A loaded model package ready to score audio."""
+
+    def __init__(self, package: ModelPackage, device: str | None = None, max_duration_s: float | None = None) -> None:
+        self.package = package
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.network = package.build_network().to(self.device)
+        self.max_duration_s = max_duration_s
+        self._enrolled: dict[str, torch.Tensor] = {
+            group: torch.from_numpy(np.asarray(e, dtype=np.float32)).to(self.device)
+            for group, e in package.enrolled.items()
+        }
+
+    @classmethod
+    def from_package(cls, path: str | Path, device: str | None = None, max_duration_s: float | None = None) -> "Detector":
+        """Load a package file written by `ModelPackage.save`."""
+        return cls(ModelPackage.load(path), device=device, max_duration_s=max_duration_s)
+
+    @property
+    def version(self) -> str:
+        return self.package.version
+
+    @property
+    def audio_config(self):  # noqa: ANN201 - AudioConfig, kept short
+        return self.package.config.audio
+
+    # --- building blocks used by batch pipelines -------------------------------------------
+
+    def decode(self, source: bytes | str | Path) -> DecodedAudio:
+        """Decode to the model's sample rate (raises `AudioError`)."""
+        return decode_audio(source, self.audio_config, self.max_duration_s)
+
+    def windows(self, waveform: np.ndarray) -> Windows:
+        """Cut a decoded waveform into the model's windows."""
+        return make_windows(waveform, self.audio_config)
+
+    @torch.inference_mode()
+    def embed_windows(self, frames: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Embeddings [n, E] of windows [n, samples]."""
+        chunks = []
+        for start in range(0, len(frames), batch_size):
+            batch = torch.from_numpy(np.ascontiguousarray(frames[start : start + batch_size])).to(self.device)
+            chunks.append(self.network(batch).float().cpu().numpy())
+        return np.concatenate(chunks) if chunks else np.zeros((0, self.package.config.encoder.embedding_dim), np.float32)
+
+    @torch.inference_mode()
+    def score_windows(self, frames: np.ndarray, group: str | None = None, batch_size: int = 64) -> np.ndarray:
+        """Raw scores [n] of windows [n, samples] (higher = more bona fide)."""
+        enrolled = self._enrolled.get(group) if group else None
+        scores = []
+        for start in range(0, len(frames), batch_size):
+            batch = torch.from_numpy(np.ascontiguousarray(frames[start : start + batch_size])).to(self.device)
+            scores.append(self.network.score(batch, enrolled).float().cpu().numpy())
+        return np.concatenate(scores) if scores else np.zeros(0, np.float32)
+
+    def aggregate(
+        self,
+        source: str,
+        window_scores: np.ndarray,
+        starts_s: np.ndarray,
+        ends_s: np.ndarray,
+        audio: DecodedAudio | None = None,
+    ) -> ClipResult:
+        """Turn per-window scores into the clip verdict (mean score; every window kept as a segment)."""
+        calibration, point = self.package.calibration, self.package.operating_point
+        clip_score = float(np.mean(window_scores))
+        prob = float(calibration.prob_bonafide(np.array([clip_score]))[0])
+        label = str(point.decide(clip_score))
+        window_probs = calibration.prob_bonafide(np.asarray(window_scores, dtype=np.float64))
+        segments = [
+            Segment(float(s), float(e), float(w), float(p))
+            for s, e, w, p in zip(starts_s, ends_s, window_scores, window_probs, strict=True)
+        ]
+        # A partly synthetic recording: any confidently spoof-looking segment sends it to review.
+        any_spoof_segment = bool(np.any(np.asarray(window_scores) < point.abstain_low))
+        return ClipResult(
+            source=source,
+            model_version=self.version,
+            score=clip_score,
+            prob_bonafide=prob,
+            label=label,
+            confidence=float(max(prob, 1.0 - prob)),
+            flagged=label != "bonafide" or any_spoof_segment,
+            segments=segments,
+            duration_s=audio.duration_s if audio else None,
+            sample_rate=audio.source_sample_rate if audio else None,
+            channels=audio.channels if audio else None,
+        )
+
+    # --- one call ----------------------------------------------------------------------------
+
+    def score(
+        self,
+        source: str | Path | bytes | np.ndarray,
+        sample_rate: int | None = None,
+        group: str | None = None,
+        name: str | None = None,
+    ) -> ClipResult:
+        """Score a file path, encoded bytes, or a mono waveform (with its `sample_rate`)."""
+        label = name or (str(source) if isinstance(source, (str, Path)) else "<memory>")
+        try:
+            audio = self._as_audio(source, sample_rate)
+            windows = self.windows(audio.waveform)
+            scores = self.score_windows(windows.frames, group=group)
+            return self.aggregate(label, scores, windows.starts_s, windows.ends_s, audio)
+        except AudioError as error:
+            return ClipResult(source=label, model_version=self.version, error=str(error))
+        except OSError as error:
+            return ClipResult(source=label, model_version=self.version, error=f"unreadable: {error}")
+
+    def enroll(self, group: str, sources: list[str | Path | bytes]) -> int:
+        """Add verified bona fide clips to `group`'s references; returns how many windows were added."""
+        embeddings = []
+        for source in sources:
+            audio = self.decode(source)
+            embeddings.append(self.embed_windows(self.windows(audio.waveform).frames))
+        new = np.concatenate(embeddings) if embeddings else np.zeros((0, self.package.config.encoder.embedding_dim))
+        current = self.package.enrolled.get(group)
+        merged = new if current is None else np.concatenate([current, new])
+        self.package.enrolled[group] = merged.astype(np.float32)
+        self._enrolled[group] = torch.from_numpy(self.package.enrolled[group]).to(self.device)
+        return int(len(new))
+
+    def _as_audio(self, source: str | Path | bytes | np.ndarray, sample_rate: int | None) -> DecodedAudio:
+        if isinstance(source, np.ndarray):
+            if sample_rate is None:
+                raise ValueError("sample_rate is required when scoring a waveform array")
+            # Arrays follow the soundfile convention: [samples] or [samples, channels].
+            return from_samples(source, sample_rate, self.audio_config, self.max_duration_s)
+        return self.decode(source)

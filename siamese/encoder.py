@@ -1,0 +1,85 @@
+"""CNN encoder shared by both Siamese branches: spectrogram -> L2-normalised embedding."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from siamese.config import EncoderConfig
+
+
+class ConvBlock(nn.Module):
+    """conv 3x3 -> batch norm -> ReLU -> max pool 2x2 -> dropout."""
+
+    def __init__(self, in_channels: int, out_channels: int, dropout: float) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Dropout2d(dropout),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class AttentiveStatsPooling(nn.Module):
+    """Attention-weighted mean and standard deviation over time (Okabe et al. 2018)."""
+
+    def __init__(self, channels: int, hidden: int = 64) -> None:
+        super().__init__()
+        self.attention = nn.Sequential(
+            nn.Conv1d(channels, hidden, kernel_size=1),
+            nn.Tanh(),
+            nn.Conv1d(hidden, channels, kernel_size=1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, C, T] -> [B, 2C]
+        weights = torch.softmax(self.attention(x), dim=-1)
+        mean = (weights * x).sum(dim=-1)
+        var = (weights * x * x).sum(dim=-1) - mean * mean
+        return torch.cat([mean, var.clamp_min(1e-6).sqrt()], dim=1)
+
+
+class MeanStatsPooling(nn.Module):
+    """Plain mean and standard deviation over time."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x.mean(dim=-1), x.std(dim=-1).clamp_min(1e-6)], dim=1)
+
+
+class Encoder(nn.Module):
+    """Conv blocks over (frequency, time), frequency folded into channels, stats pooling, projection."""
+
+    def __init__(self, config: EncoderConfig, n_freq_bins: int) -> None:
+        super().__init__()
+        blocks, in_ch = [], 1
+        for out_ch in config.channels:
+            blocks.append(ConvBlock(in_ch, out_ch, config.dropout))
+            in_ch = out_ch
+        self.blocks = nn.Sequential(*blocks)
+        freq_after = n_freq_bins
+        for _ in config.channels:
+            freq_after //= 2
+        # Average the remaining frequency rows into a few bands: keeps coarse spectral
+        # position (where artefacts sit) without a huge flattened dimension.
+        self.freq_bands = min(4, max(freq_after, 1))
+        self.band_pool = nn.AdaptiveAvgPool2d((self.freq_bands, None))
+        frame_dim = in_ch * self.freq_bands
+        self.pooling: nn.Module = (
+            AttentiveStatsPooling(frame_dim) if config.pooling == "attentive" else MeanStatsPooling()
+        )
+        self.projection = nn.Sequential(
+            nn.Linear(2 * frame_dim, config.embedding_dim),
+            nn.BatchNorm1d(config.embedding_dim),
+        )
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:  # [B, 1, F, T] -> [B, E]
+        x = self.blocks(features)
+        x = self.band_pool(x)
+        batch, channels, bands, frames = x.shape
+        x = x.reshape(batch, channels * bands, frames)
+        return F.normalize(self.projection(self.pooling(x)), dim=-1)

@@ -1,0 +1,132 @@
+"""The model package: one versioned file holding everything needed to score.
+
+Contents: weights, `ModelConfig`, calibration, operating point (threshold and
+abstain band), metrics card(s), training record (objective, data fingerprint,
+parent version) and enrolled bona fide references. Saved with `torch.save`
+and loaded with `weights_only=True` (no pickled code runs on load); written
+to a temporary file and renamed, so a crash never leaves a half-written package.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from siamese.calibration import Calibration, OperatingPoint
+from siamese.config import ModelConfig
+from siamese.network import SiameseNetwork
+
+FORMAT = "voxguard-model"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ModelPackage:
+    """A trained detector and everything that explains its scores."""
+
+    config: ModelConfig
+    state_dict: dict[str, torch.Tensor]
+    calibration: Calibration
+    operating_point: OperatingPoint
+    version: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    enrolled: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.version:
+            self.version = make_version(self.state_dict)
+
+    def build_network(self) -> SiameseNetwork:
+        """The network with these weights, in eval mode."""
+        network = SiameseNetwork(self.config)
+        network.load_state_dict(self.state_dict)
+        return network.eval()
+
+    def save(self, path: str | Path) -> Path:
+        """Write atomically to `path`."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "version": self.version,
+            "config": self.config.to_dict(),
+            "calibration": self.calibration.to_dict(),
+            "operating_point": self.operating_point.to_dict(),
+            "metrics": self.metrics,
+            "training": self.training,
+        }
+        payload = {
+            "meta_json": json.dumps(meta, sort_keys=True, default=_json_default),
+            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict.items()},
+            "enrolled": {g: torch.from_numpy(np.asarray(e, dtype=np.float32)) for g, e in self.enrolled.items()},
+        }
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            torch.save(payload, tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ModelPackage":
+        """Read a package written by `save`; refuses other files with a clear error."""
+        try:
+            payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+            meta = json.loads(payload["meta_json"])
+        except Exception as error:  # noqa: BLE001 - any failure means "not a package"
+            raise ValueError(f"{path} is not a voxguard model package: {error}") from error
+        if meta.get("format") != FORMAT or int(meta.get("format_version", 0)) > FORMAT_VERSION:
+            raise ValueError(f"{path}: unsupported package format {meta.get('format')!r} v{meta.get('format_version')}")
+        return cls(
+            config=ModelConfig.from_dict(meta["config"]),
+            state_dict=payload["state_dict"],
+            calibration=Calibration.from_dict(meta["calibration"]),
+            operating_point=OperatingPoint.from_dict(meta["operating_point"]),
+            version=meta["version"],
+            metrics=meta.get("metrics", {}),
+            training=meta.get("training", {}),
+            enrolled={g: t.numpy() for g, t in payload.get("enrolled", {}).items()},
+        )
+
+
+def make_version(state_dict: dict[str, torch.Tensor], when: dt.datetime | None = None) -> str:
+    """`YYYYMMDD-<8 hex of the weights>`: sortable by date, unique per weights."""
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        digest.update(name.encode())
+        digest.update(state_dict[name].detach().cpu().contiguous().numpy().tobytes())
+    when = when or dt.datetime.now(dt.timezone.utc)
+    return f"{when:%Y%m%d}-{digest.hexdigest()[:8]}"
+
+
+def data_fingerprint(clip_ids: list[str]) -> str:
+    """Order-independent fingerprint of the training data (sha256 of sorted clip ids)."""
+    digest = hashlib.sha256()
+    for clip_id in sorted(clip_ids):
+        digest.update(clip_id.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

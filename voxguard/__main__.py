@@ -1,0 +1,5 @@
+import sys
+
+from voxguard.cli import main
+
+sys.exit(main())

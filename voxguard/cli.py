@@ -1,0 +1,46 @@
+"""The `voxguard` command line: a thin dispatcher over one module per subcommand.
+
+Each module in `voxguard.commands` exposes `register(subparsers)`, which adds its
+parser(s) and sets `func` (called with the parsed namespace, returning an exit code).
+Modules are discovered, so adding a subcommand never edits this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from voxguard import __version__, commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every discovered subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="voxguard",
+        description="Audio deepfake detection at archive scale.",
+    )
+    parser.add_argument("--version", action="version", version=f"voxguard {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if module_info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"voxguard.commands.{module_info.name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0 if args.command is None else 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

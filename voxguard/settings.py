@@ -1,0 +1,78 @@
+"""Runtime settings of the service, in one typed place.
+
+Every value has an embedded default that works on a laptop (local Ray, a local
+folder, SQLite, the bundled model). Each can be overridden by an environment
+variable named in its field's metadata (e.g. `VOXGUARD_DB_URL`), and the CLI
+overrides those again with explicit flags. Model hyper-parameters do not live
+here: they travel inside the model package (`siamese.config.ModelConfig`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str) -> dict[str, str]:
+    return {"env": name}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Service configuration; build it with `Settings.from_env()`."""
+
+    # Where local state lives (SQLite file, job records, caches).
+    data_dir: Path = field(default=REPO_ROOT / "var", metadata=_env("VOXGUARD_DATA_DIR"))
+    # SQLAlchemy URL of the feedback database; empty means SQLite under data_dir.
+    db_url: str = field(default="", metadata=_env("VOXGUARD_DB_URL"))
+    # Production model package used when no --model is given and the registry has none.
+    model_path: Path = field(
+        default=REPO_ROOT / "models" / "voxguard-default.vxpkg", metadata=_env("VOXGUARD_MODEL")
+    )
+    # Ray cluster address; empty starts an embedded local Ray.
+    ray_address: str = field(default="", metadata=_env("VOXGUARD_RAY_ADDRESS"))
+    # S3-compatible endpoint override (MinIO, moto, Ceph...); empty uses AWS defaults.
+    s3_endpoint: str = field(default="", metadata=_env("VOXGUARD_S3_ENDPOINT"))
+    s3_region: str = field(default="us-east-1", metadata=_env("VOXGUARD_S3_REGION"))
+    # Objects larger than this become error rows instead of being decoded.
+    max_file_bytes: int = field(default=512 * 1024 * 1024, metadata=_env("VOXGUARD_MAX_FILE_BYTES"))
+    # Audio longer than this (seconds) is an error row: protects workers from multi-hour blobs.
+    max_duration_s: float = field(default=4 * 3600.0, metadata=_env("VOXGUARD_MAX_DURATION_S"))
+    # Inference batch size in windows.
+    batch_size: int = field(default=64, metadata=_env("VOXGUARD_BATCH_SIZE"))
+    # Inference actors; 0 means automatic (from the cluster's CPUs/GPUs).
+    num_actors: int = field(default=0, metadata=_env("VOXGUARD_NUM_ACTORS"))
+    # GPU fraction per inference actor when the cluster has GPUs.
+    gpus_per_actor: float = field(default=0.25, metadata=_env("VOXGUARD_GPUS_PER_ACTOR"))
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
+        """Defaults, then `VOXGUARD_*` environment variables, then explicit overrides."""
+        environ = dict(os.environ if environ is None else environ)
+        values: dict[str, object] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(f.metadata.get("env", ""), "")
+            if raw != "":
+                values[f.name] = _coerce(f.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def database_url(self) -> str:
+        """The effective SQLAlchemy URL (SQLite under data_dir by default)."""
+        return self.db_url or f"sqlite:///{Path(self.data_dir) / 'voxguard.db'}"
+
+
+def _coerce(type_name: object, raw: str) -> object:
+    name = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", "str")
+    if name == "int":
+        return int(raw)
+    if name == "float":
+        return float(raw)
+    if name == "Path":
+        return Path(raw)
+    return raw
