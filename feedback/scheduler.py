@@ -1,0 +1,164 @@
+"""Periodic retraining scheduler (APScheduler) guarded by the "retrain" DB lease.
+
+Each tick: take the lease briefly (only one scheduler proceeds), mark runs whose
+lease has lapsed as failed (their job died), ask the policy, and if retraining
+is due create the run, hand the lease over to it and call `launch(run)`. The run
+keeps the lease until `feedback.runs.finish_run`, so no second retraining can start
+while one is active, whatever the number of schedulers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from feedback import lease
+from feedback.audit import audit
+from feedback.db import session_factory, session_scope
+from feedback.models import RUN_FAILED, RUN_PENDING, RUN_RUNNING, RetrainRun, utcnow
+from feedback.policy import should_retrain
+from feedback.runs import RETRAIN_LEASE, RUN_TTL_S, run_holder
+
+log = logging.getLogger(__name__)
+
+Launcher = Callable[[RetrainRun], None]
+TICK_TTL_S = 120.0
+
+
+def default_holder() -> str:
+    """A unique name for this scheduler process."""
+    return f"scheduler:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def tick(
+    factory: sessionmaker[Session], launch: Launcher, holder: str, now: dt.datetime | None = None,
+    run_ttl_s: float = RUN_TTL_S,
+) -> RetrainRun | None:
+    """One scheduling step; returns the launched run, or None."""
+    now = now or utcnow()
+    with session_scope(factory) as s:
+        if not lease.acquire(s, RETRAIN_LEASE, holder, TICK_TTL_S, now):
+            return None
+    try:
+        with session_scope(factory) as s:
+            _fail_orphans(s, now)
+            decision = should_retrain(s, now)
+            if decision.trigger is None:
+                log.info("no retraining: %s", decision.reason)
+                lease.release(s, RETRAIN_LEASE, holder)
+                return None
+            run = s.get(RetrainRun, decision.request_id) if decision.request_id else None
+            if run is None:
+                run = RetrainRun(trigger=decision.trigger, created_at=now, requested_by=holder, status=RUN_PENDING)
+                s.add(run)
+            run.status, run.reason, run.counts = RUN_PENDING, decision.reason, decision.counts
+            s.flush()
+            if not lease.transfer(s, RETRAIN_LEASE, holder, run_holder(run.id), run_ttl_s, now):
+                raise RuntimeError("lost the retrain lease mid-tick")
+            audit(s, holder, "retrain.launch", now=now, run_id=run.id, trigger=decision.trigger,
+                  reason=decision.reason, counts=decision.counts)
+    except BaseException:
+        with session_scope(factory) as s:
+            lease.release(s, RETRAIN_LEASE, holder)
+        raise
+    try:
+        launch(run)
+    except Exception as exc:  # the run never started: record it and free the lease for the next tick
+        log.exception("launching run %s failed", run.id)
+        with session_scope(factory) as s:
+            failed = s.get(RetrainRun, run.id)
+            assert failed is not None
+            failed.status, failed.finished_at, failed.error = RUN_FAILED, utcnow(), f"launch failed: {exc}"
+            lease.release(s, RETRAIN_LEASE, run_holder(run.id))
+    return run
+
+
+def _fail_orphans(session: Session, now: dt.datetime) -> None:
+    # We hold the lease, so no live run does: pending/running runs lost theirs (job died).
+    for run in session.scalars(select(RetrainRun).where(RetrainRun.status.in_((RUN_PENDING, RUN_RUNNING)))):
+        run.status, run.finished_at = RUN_FAILED, now
+        run.error = "retrain lease expired (job died or stopped heart-beating)"
+        audit(session, "scheduler", "retrain.orphaned", now=now, run_id=run.id)
+
+
+def subprocess_launcher(url: str) -> Launcher:
+    """Launch `voxguard retrain --run-id ID` as a detached local process."""
+
+    def launch(run: RetrainRun) -> None:
+        env = dict(os.environ, VOXGUARD_DB_URL=url)
+        subprocess.Popen([sys.executable, "-m", "voxguard", "retrain", "--run-id", str(run.id)],
+                         env=env, start_new_session=True, stdin=subprocess.DEVNULL)
+
+    return launch
+
+
+def ray_jobs_address(ray_address: str) -> str:
+    """Jobs API (dashboard) address for a Ray address: http(s) kept, ray://host:port -> http://host:8265."""
+    if ray_address.startswith(("http://", "https://")):
+        return ray_address
+    host = ray_address.removeprefix("ray://").split(":")[0]
+    return f"http://{host}:8265"
+
+
+def ray_job_launcher(address: str, url: str) -> Launcher:
+    """Submit `voxguard retrain --run-id ID` through the Ray Jobs API at `address`."""
+
+    def launch(run: RetrainRun) -> None:
+        from ray.job_submission import JobSubmissionClient
+
+        client = JobSubmissionClient(ray_jobs_address(address))
+        client.submit_job(entrypoint=f"python -m voxguard retrain --run-id {run.id}",
+                          submission_id=f"voxguard-retrain-{run.id}-{uuid.uuid4().hex[:6]}",
+                          runtime_env={"env_vars": {"VOXGUARD_DB_URL": url}})
+
+    return launch
+
+
+def default_launcher(url: str, ray_address: str = "") -> Launcher:
+    """Ray Jobs when a cluster address is configured, else a local process."""
+    return ray_job_launcher(ray_address, url) if ray_address else subprocess_launcher(url)
+
+
+def run_scheduler(
+    url: str,
+    interval_s: float,
+    launch: Launcher | None = None,
+    once: bool = False,
+    holder: str | None = None,
+) -> RetrainRun | None:
+    """Check the policy every `interval_s` seconds (first check at once) until interrupted.
+
+    With `once`, run a single tick and return its run (or None).
+    """
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    factory = session_factory(url)
+    holder = holder or default_holder()
+    launch = launch or default_launcher(url)
+    if once:
+        return tick(factory, launch, holder)
+
+    def _safe_tick() -> None:
+        try:
+            tick(factory, launch, holder)
+        except Exception:  # a DB hiccup must not kill the scheduler; next tick retries
+            log.exception("scheduler tick failed")
+
+    scheduler = BlockingScheduler(timezone=dt.timezone.utc)
+    scheduler.add_job(_safe_tick, IntervalTrigger(seconds=interval_s), next_run_time=dt.datetime.now(dt.timezone.utc),
+                      max_instances=1, coalesce=True, misfire_grace_time=None)
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    return None

@@ -1,0 +1,50 @@
+"""The feedback CLI end to end on a real database: db upgrade, review, models, policy, scheduler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from feedback_helpers import row
+
+from feedback.db import session_factory, session_scope
+from feedback.queue import enqueue_scores
+from feedback.registry import register_candidate
+from voxguard.cli import main
+
+
+def test_cli_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("VOXGUARD_DB_URL", url)
+    assert main(["db", "upgrade"]) == 0
+    assert "revision 0001" in capsys.readouterr().out
+    f = session_factory(url)
+    with session_scope(f) as s:
+        enqueue_scores(s, [row("s3://x/a.wav"), row("s3://x/b.wav", confidence=0.1)], "job-cli", "v1")
+        register_candidate(s, "v1", "file:///m/v1.vxpkg", threshold=0.5)
+        register_candidate(s, "v2", "file:///m/v2.vxpkg", threshold=0.4, parent="v1")
+
+    monkeypatch.setenv("VOXGUARD_REVIEWER_PASSWORD", "pw")
+    assert main(["review", "reviewers", "add", "lee", "--role", "lead"]) == 0
+    assert main(["review", "list", "--job", "job-cli"]) == 0
+    out = capsys.readouterr().out
+    assert "2 item(s)" in out and out.index("b.wav") < out.index("a.wav")  # least confident first
+    assert main(["review", "verdict", "s3://x/a.wav", "--as", "bonafide", "--note", "breath", "--reviewer", "lee"]) == 0
+    assert "final: bonafide" in capsys.readouterr().out
+    assert main(["review", "verdict", "s3://x/none.wav", "--as", "spoof"]) == 1
+
+    assert main(["policy", "set", "--min-mismatches", "1", "--max-age-days", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "min_mismatches=1" in out and "retrain (mismatches)" in out
+
+    assert main(["models", "promote", "v1"]) == 0
+    assert main(["models", "promote", "v2"]) == 0
+    assert main(["models", "rollback"]) == 0
+    assert main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "v1 is production again" in out
+    assert any(line.startswith("v1") and "production" in line for line in out.splitlines())
+
+    assert main(["policy", "set", "--disable"]) == 0
+    assert main(["policy", "request", "--reason", "test"]) == 0
+    assert "retraining requested (run 1)" in capsys.readouterr().out

@@ -1,0 +1,92 @@
+"""`voxguard review list | verdict | reviewers add`: reviewing without the dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `review` command."""
+    parser = subparsers.add_parser("review", help="review queue: list items, record verdicts, manage reviewers")
+    parser.add_argument("--url", help="database URL (default: VOXGUARD_DB_URL)")
+    sub = parser.add_subparsers(dest="review_command", required=True)
+
+    ls = sub.add_parser("list", help="open queue items, highest priority first")
+    ls.add_argument("--limit", type=int, default=20)
+    ls.add_argument("--job", help="only clips scored by this job id")
+    ls.add_argument("--all", action="store_true", help="include decided items")
+    ls.set_defaults(func=_list)
+
+    vd = sub.add_parser("verdict", help="record a verdict on a clip")
+    vd.add_argument("clip", help="clip URI as listed")
+    vd.add_argument("--as", dest="verdict", required=True, choices=["bonafide", "spoof", "unsure"])
+    vd.add_argument("--note")
+    vd.add_argument("--reviewer", default=os.environ.get("VOXGUARD_REVIEWER") or getpass.getuser())
+    vd.add_argument("--model-version", help="which model's queue item (default: the latest)")
+    vd.set_defaults(func=_verdict)
+
+    rv = sub.add_parser("reviewers", help="reviewer accounts")
+    rsub = rv.add_subparsers(dest="reviewers_command", required=True)
+    add = rsub.add_parser("add", help="add a reviewer (password from VOXGUARD_REVIEWER_PASSWORD or a prompt)")
+    add.add_argument("name")
+    add.add_argument("--role", default="reviewer", choices=["reviewer", "lead", "admin"])
+    add.set_defaults(func=_add_reviewer)
+    rls = rsub.add_parser("list", help="list reviewers")
+    rls.set_defaults(func=_list_reviewers)
+
+
+def _factory(args: argparse.Namespace):
+    from feedback.db import session_factory
+
+    return session_factory(args.url)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from feedback.queue import QueueFilter, list_queue
+
+    with _factory(args)() as s:
+        page = list_queue(s, QueueFilter(status=None if args.all else "open", job_id=args.job), page_size=args.limit)
+    print(f"{page.total} item(s)")
+    for r in page.rows:
+        score = "-" if r.model_score is None else f"{r.model_score:.3f}"
+        print(f"{r.item_id:>7}  {r.priority:5.2f}  {r.model_label or '-':8} {score:>6}  {r.status:7} "
+              f"{r.final_verdict or '-':8} reviews={r.n_reviews}  {r.uri}")
+    return 0
+
+
+def _verdict(args: argparse.Namespace) -> int:
+    from feedback.db import session_scope
+    from feedback.queue import item_for_clip, record_verdict
+
+    with session_scope(_factory(args)) as s:
+        item = item_for_clip(s, args.clip, args.model_version)
+        if item is None:
+            print(f"no queue item for {args.clip}", file=sys.stderr)
+            return 1
+        res = record_verdict(s, item.id, args.reviewer, args.verdict, args.note)
+    print(f"recorded {args.verdict} by {args.reviewer}; item {res.item_id} is {res.status}"
+          + (f" (final: {res.final_verdict})" if res.final_verdict else ""))
+    return 0
+
+
+def _add_reviewer(args: argparse.Namespace) -> int:
+    from feedback.db import session_scope
+    from feedback.reviewers import add_reviewer
+
+    password = os.environ.get("VOXGUARD_REVIEWER_PASSWORD") or getpass.getpass(f"password for {args.name}: ")
+    with session_scope(_factory(args)) as s:
+        add_reviewer(s, args.name, password, role=args.role, actor=getpass.getuser())
+    print(f"added {args.role} {args.name}")
+    return 0
+
+
+def _list_reviewers(args: argparse.Namespace) -> int:
+    from feedback.reviewers import list_reviewers
+
+    with _factory(args)() as s:
+        for r in list_reviewers(s):
+            print(f"{r.username:20} {r.role:8} {'active' if r.active else 'inactive'}")
+    return 0

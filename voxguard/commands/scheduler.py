@@ -1,0 +1,81 @@
+"""`voxguard scheduler` (periodic policy check) and `voxguard policy show | set | request`."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `scheduler` and `policy` commands."""
+    sch = subparsers.add_parser("scheduler", help="check the retraining policy periodically and launch retraining")
+    sch.add_argument("--url", help="database URL (default: VOXGUARD_DB_URL)")
+    sch.add_argument("--interval", type=float, default=300.0, help="seconds between checks (default 300)")
+    sch.add_argument("--once", action="store_true", help="check once and exit")
+    sch.add_argument("--ray-address", help="submit through the Ray Jobs API at this address "
+                     "(default: VOXGUARD_RAY_ADDRESS; empty runs `voxguard retrain` locally)")
+    sch.set_defaults(func=_scheduler)
+
+    pol = subparsers.add_parser("policy", help="retraining policy and review rule")
+    pol.add_argument("--url", help="database URL (default: VOXGUARD_DB_URL)")
+    sub = pol.add_subparsers(dest="policy_command", required=True)
+    sub.add_parser("show", help="stored policy and what it decides now").set_defaults(func=_show)
+    st = sub.add_parser("set", help="change policy values")
+    st.add_argument("--min-mismatches", type=int)
+    st.add_argument("--max-age-days", type=float)
+    st.add_argument("--required-agreement", type=int, help="reviewers that must agree without a lead")
+    st.add_argument("--enable", dest="enabled", action="store_const", const=True)
+    st.add_argument("--disable", dest="enabled", action="store_const", const=False)
+    st.set_defaults(func=_set)
+    rq = sub.add_parser("request", help="request a retraining at the next scheduler check")
+    rq.add_argument("--reason")
+    rq.set_defaults(func=_request)
+
+
+def _scheduler(args: argparse.Namespace) -> int:
+    from feedback.db import default_url
+    from feedback.scheduler import default_launcher, run_scheduler
+    from voxguard.settings import Settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    url = args.url or default_url()
+    ray_address = Settings.from_env().ray_address if args.ray_address is None else args.ray_address
+    run = run_scheduler(url, args.interval, default_launcher(url, ray_address), once=args.once)
+    if args.once:
+        print(f"launched retraining run {run.id} ({run.trigger})" if run else "no retraining due")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from feedback.db import session_factory
+    from feedback.policy import get_policy, should_retrain
+
+    with session_factory(args.url)() as s:
+        p = get_policy(s)
+        d = should_retrain(s)
+        print(f"enabled={p.enabled} min_mismatches={p.min_mismatches} max_age_days={p.max_age_days} "
+              f"required_agreement={p.required_agreement} (updated {p.updated_at:%Y-%m-%d %H:%M} by {p.updated_by})")
+        print(f"now: {'retrain (' + d.trigger + ')' if d.trigger else 'no retraining'}: {d.reason}")
+    return 0
+
+
+def _set(args: argparse.Namespace) -> int:
+    from feedback.db import session_factory, session_scope
+    from feedback.policy import update_policy
+
+    with session_scope(session_factory(args.url)) as s:
+        update_policy(s, min_mismatches=args.min_mismatches, max_age_days=args.max_age_days, enabled=args.enabled,
+                      required_agreement=args.required_agreement, actor=getpass.getuser())
+    return _show(args)
+
+
+def _request(args: argparse.Namespace) -> int:
+    from feedback.db import session_factory, session_scope
+    from feedback.policy import request_retrain
+
+    with session_scope(session_factory(args.url)) as s:
+        run = request_retrain(s, getpass.getuser(), args.reason)
+        run_id = run.id
+    print(f"retraining requested (run {run_id}); the scheduler launches it at its next check")
+    return 0
