@@ -161,6 +161,8 @@ class Detector:
             return ClipResult(source=label, model_version=self.version, error=str(error))
         except OSError as error:
             return ClipResult(source=label, model_version=self.version, error=f"unreadable: {error}")
+        except ValueError as error:  # e.g. an array without its sample_rate: still a result, not a crash
+            return ClipResult(source=label, model_version=self.version, error=f"invalid_input: {error}")
 
     def enroll(self, group: str, sources: list[str | Path | bytes]) -> int:
         """Add verified bona fide clips to `group`'s references; returns how many windows were added."""

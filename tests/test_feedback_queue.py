@@ -179,8 +179,10 @@ def test_two_reviewers_at_once_lose_nothing(db_url: str) -> None:
             e.dispose()
 
 
-def test_large_queue_pages_fast(tmp_path) -> None:
-    """100k queued items: the first page and a deep keyset page both stay fast (SQLite)."""
+def test_large_queue_pages_use_the_index(tmp_path) -> None:
+    """100k queued items: keyset pages walk the queue index, so depth costs nothing (SQLite).
+
+    Speed itself is measured by the dashboard benchmark, not asserted here."""
     from feedback.db import upgrade
 
     url = f"sqlite:///{tmp_path / 'big.db'}"
@@ -196,14 +198,10 @@ def test_large_queue_pages_fast(tmp_path) -> None:
              "priority": (i % 3 > 0) + (i % 997) / 997, "status": "open", "version": 0,
              "created_at": now, "updated_at": now} for i in range(n)])
     with factory() as s:
-        t0 = time.perf_counter()
-        page = list_queue(s, page_size=50)
-        t_first = time.perf_counter() - t0
+        first = page = list_queue(s, page_size=50)
         for _ in range(100):  # walk 5000 items deep
             page = list_queue(s, page_size=50, cursor=page.next_cursor, with_total=False)
-        t0 = time.perf_counter()
         deep = list_queue(s, page_size=50, cursor=page.next_cursor, with_total=False)
-        t_deep = time.perf_counter() - t0
         # The plan walks the queue index (no full sort), so depth does not matter.
         plan = " ".join(str(r) for r in s.execute(text(
             "EXPLAIN QUERY PLAN SELECT id FROM review_items WHERE status = 'open' "
@@ -211,6 +209,4 @@ def test_large_queue_pages_fast(tmp_path) -> None:
     engine.dispose()
     assert len(deep.rows) == 50 and deep.rows[0].priority <= page.rows[-1].priority
     assert "ix_review_items_queue" in plan and "TEMP B-TREE" not in plan, plan
-    # Generous bounds: the machine is shared; typical numbers are ~30 ms and ~1 ms.
-    assert t_first < 2.0 and t_deep < 0.5, (t_first, t_deep)
-    print(f"100k queue: first page {t_first * 1000:.1f} ms, keyset page at depth 5000 {t_deep * 1000:.1f} ms")
+    assert first.total == n
