@@ -1,0 +1,156 @@
+"""Server-side audio for the review page: fetch bytes, spectrogram, segment timeline chart.
+
+Audio is read by the dashboard process (local path or `s3://` with the server's
+credential chain) and handed to `st.audio` as bytes, so the browser never sees
+a bucket URL, a presigned link or a credential.
+"""
+
+from __future__ import annotations
+
+import io
+import mimetypes
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+from jobs.score.storage import S3Options, read_bytes
+from voxguard.settings import Settings
+
+# The review page never needs more than this; longer clips are shown truncated.
+DISPLAY_MAX_S = 600.0
+SUSPICIOUS_PROB = 0.5  # a segment below this bona fide probability is drawn (and listed) as suspicious
+
+
+@dataclass(frozen=True)
+class Spectrogram:
+    """Log-magnitude spectrogram downsampled for display: db[freq, time]."""
+
+    db: np.ndarray
+    times_s: np.ndarray
+    freqs_hz: np.ndarray
+    duration_s: float
+    nyquist_hz: float
+
+
+def fetch_audio(uri: str, settings: Settings) -> bytes:
+    """The clip's bytes, read on the server (local file, `file://` or `s3://`)."""
+    if uri.startswith("file://"):
+        uri = uri[len("file://"):]
+    options = S3Options(endpoint=settings.s3_endpoint, region=settings.s3_region)
+    return read_bytes(uri, options, max_bytes=settings.max_file_bytes)
+
+
+def audio_mime(uri: str) -> str:
+    """MIME type for `st.audio` from the file name (wav when unknown)."""
+    guessed, _ = mimetypes.guess_type(uri.split("?")[0])
+    if guessed and guessed.startswith("audio/"):
+        return {"audio/x-wav": "audio/wav"}.get(guessed, guessed)
+    return "audio/wav"
+
+
+def decode_mono(data: bytes, max_s: float = DISPLAY_MAX_S) -> tuple[np.ndarray, int]:
+    """Mono float32 samples (at most `max_s` seconds) and their rate: libsndfile, then FFmpeg.
+
+    Kept separate from `siamese.audio` on purpose: that module pulls in torch
+    (seconds of import time) for resampling, which a display does not need.
+    """
+    try:
+        with sf.SoundFile(io.BytesIO(data)) as handle:
+            rate = int(handle.samplerate)
+            samples = handle.read(frames=int(max_s * rate), dtype="float32", always_2d=True)
+        return samples.mean(axis=1), rate
+    except Exception:  # libsndfile does not know the container (mp3 in old builds, m4a, ...)
+        import av
+
+        chunks, rate = [], 0
+        with av.open(io.BytesIO(data)) as container:
+            stream = container.streams.audio[0]
+            rate = int(stream.rate or 0)
+            resampler = av.AudioResampler(format="fltp", layout="mono", rate=rate)
+            for frame in container.decode(stream):
+                chunks += [out.to_ndarray()[0] for out in resampler.resample(frame)]
+                if sum(c.size for c in chunks) >= max_s * rate:
+                    break
+        wave = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+        return wave[: int(max_s * rate)], rate
+
+
+def spectrogram(data: bytes, max_time_bins: int = 160, n_freq_bins: int = 48) -> Spectrogram:
+    """Decode and compute a coarse spectrogram (enough to see artefacts, small enough for a chart)."""
+    wave, rate = decode_mono(data)
+    n_fft = 1 << int(np.ceil(np.log2(0.032 * rate)))  # ~32 ms windows, 10 ms hop
+    hop = max(1, int(0.010 * rate))
+    if wave.size < n_fft:
+        wave = np.pad(wave, (0, n_fft - wave.size))
+    n_frames = 1 + (wave.size - n_fft) // hop
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(n_frames)[:, None]
+    frames = wave[idx] * np.hanning(n_fft).astype(np.float32)
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2  # [time, freq]
+    # Average into display cells: time bins by frame groups, frequency bins linearly.
+    t_edges = np.linspace(0, n_frames, min(max_time_bins, n_frames) + 1).astype(int)
+    f_edges = np.linspace(0, power.shape[1], n_freq_bins + 1).astype(int)
+    cells = np.add.reduceat(np.add.reduceat(power, t_edges[:-1], axis=0), f_edges[:-1], axis=1)
+    counts = np.outer(np.diff(t_edges), np.diff(f_edges)).clip(min=1)
+    db = 10.0 * np.log10(cells / counts + 1e-10)
+    db = np.maximum(db, db.max() - 80.0)  # 80 dB dynamic range, like most viewers
+    times = t_edges[:-1] * hop / rate
+    freqs = f_edges[:-1] * (rate / 2) / power.shape[1]
+    return Spectrogram(db=db.T, times_s=times, freqs_hz=freqs, duration_s=float(wave.size / rate),
+                       nyquist_hz=rate / 2)
+
+
+def segments_frame(segments: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Segments as a table (index = segment number), with a `suspicious` column."""
+    df = pd.DataFrame(list(segments), columns=["start_s", "end_s", "score", "prob_bonafide"]).astype(float)
+    df["segment"] = np.arange(len(df))
+    df["suspicious"] = df["prob_bonafide"].fillna(1.0) < SUSPICIOUS_PROB
+    # Windows overlap (hop < window): each band covers its window up to the next start, so bands tile.
+    df["band_end_s"] = np.minimum(df["end_s"], df["start_s"].shift(-1).fillna(np.inf))
+    return df
+
+
+def timeline_chart(spec: Spectrogram | None, segments: pd.DataFrame, selection: str = "seg") -> alt.LayerChart:
+    """Spectrogram with the per-segment bona fide probability drawn over it.
+
+    Segment bands are clickable: the point selection named `selection` carries
+    the clicked segment's `segment`, `start_s` and `end_s`.
+    """
+    layers: list[alt.Chart] = []
+    if spec is not None:
+        t_step = np.diff(np.append(spec.times_s, spec.duration_s))
+        f_step = np.diff(np.append(spec.freqs_hz, spec.nyquist_hz))
+        tt, ff = np.meshgrid(np.arange(spec.times_s.size), np.arange(spec.freqs_hz.size))
+        cells = pd.DataFrame({
+            # Cells overlap their neighbours by a hair: abutting rects leave anti-aliasing seams.
+            "t0": spec.times_s[tt.ravel()].round(3), "t1": (spec.times_s + 1.3 * t_step)[tt.ravel()].round(3),
+            "f0": spec.freqs_hz[ff.ravel()].round(0), "f1": (spec.freqs_hz + 1.3 * f_step)[ff.ravel()].round(0),
+            "db": spec.db.ravel().round(1),
+        })
+        layers.append(alt.Chart(cells).mark_rect(strokeWidth=0).encode(
+            x=alt.X("t0:Q", title="time (s)", scale=alt.Scale(domain=[0, spec.duration_s], clamp=True)), x2="t1",
+            y=alt.Y("f0:Q", title="frequency (Hz)", scale=alt.Scale(domain=[0, spec.nyquist_hz], clamp=True)),
+            y2="f1",
+            color=alt.Color("db:Q", scale=alt.Scale(scheme="magma"), legend=None), tooltip=alt.value(None),
+        ))
+    pick = alt.selection_point(name=selection, fields=["segment", "start_s", "end_s"], on="click")
+    prob_axis = alt.Y("prob_bonafide:Q", title="P(bona fide)", scale=alt.Scale(domain=[0, 1]),
+                      axis=alt.Axis(orient="right"))
+    bands = alt.Chart(segments).mark_rect(stroke="white", strokeWidth=0.5).encode(
+        x="start_s:Q", x2="band_end_s",
+        color=alt.condition("datum.suspicious", alt.value("#ff3b30"), alt.value("#ffffff")),
+        # Suspicious bands tinted, the others nearly clear (but still clickable); the picked one brighter.
+        opacity=alt.when(pick, empty=False).then(alt.value(0.35))
+        .when(alt.datum.suspicious).then(alt.value(0.18)).otherwise(alt.value(0.02)),
+        tooltip=["segment", alt.Tooltip("start_s", format=".1f"), alt.Tooltip("end_s", format=".1f"),
+                 alt.Tooltip("prob_bonafide", format=".3f"), alt.Tooltip("score", format=".3f")],
+    ).add_params(pick)
+    mids = segments.assign(mid_s=(segments["start_s"] + segments["end_s"]) / 2)
+    line = alt.Chart(mids).mark_line(point=True, color="white", strokeWidth=2).encode(
+        x="mid_s:Q", y=prob_axis, tooltip=alt.value(None))
+    layers += [bands, line]
+    return alt.layer(*layers).resolve_scale(y="independent", color="independent").properties(height=260)

@@ -1,0 +1,106 @@
+"""Who is using the dashboard: OIDC (`st.login`) when configured, else local accounts.
+
+With an `[auth]` section in `.streamlit/secrets.toml`, Streamlit's built-in OIDC
+flow signs people in and the reviewer name is their e-mail (a Reviewer row
+with that username, if any, gives the role). Without it, people sign in with a
+reviewer account from the feedback database (bcrypt hashes, `feedback.reviewers`).
+Either way, nothing but the sign-in page is rendered until someone is signed in.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+import streamlit as st
+
+from dashboard.context import db, secret
+from feedback.audit import audit
+from feedback.reviewers import authenticate, roles_of
+
+MANAGER_ROLES = ("lead", "admin")
+_SESSION_KEY = "user"
+
+
+@dataclass(frozen=True)
+class User:
+    """The signed-in person: the name that verdicts and audit events record, and their role."""
+
+    username: str
+    role: str
+    via: str  # "local" or "oidc"
+
+    @property
+    def can_manage(self) -> bool:
+        """Leads and admins may promote models, edit the policy and request retraining."""
+        return self.role in MANAGER_ROLES
+
+
+def oidc_providers() -> list[str] | None:
+    """None without OIDC; [] for a single unnamed provider; else the named providers."""
+    auth = secret("auth")
+    if not auth:
+        return None
+    named = [k for k, v in auth.items() if isinstance(v, Mapping)]
+    return [] if "client_id" in auth or not named else named
+
+
+def current_user() -> User | None:
+    """The signed-in user, or None."""
+    if oidc_providers() is not None:
+        if not st.user.is_logged_in:
+            return None
+        name = str(st.user.get("email") or st.user.get("preferred_username") or st.user.get("sub") or "")
+        if not name:
+            return None
+        with db() as session:
+            role = roles_of(session, {name}).get(name, "reviewer")
+        return User(username=name, role=role, via="oidc")
+    data = st.session_state.get(_SESSION_KEY)
+    return User(**data) if isinstance(data, dict) else None
+
+
+def sign_in_page() -> None:
+    """The only page an anonymous visitor gets."""
+    st.title("voxguard review")
+    providers = oidc_providers()
+    if providers is not None:
+        st.write("Sign in with your organisation account to review clips.")
+        for provider in providers or [None]:
+            label = f"Sign in with {provider}" if provider else "Sign in"
+            if st.button(label, key=f"login_{provider}", type="primary"):
+                st.login(provider) if provider else st.login()
+        return
+    with st.form("sign_in"):
+        username = st.text_input("Username")
+        password = st.text_input("Password", type="password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        user = _local_sign_in(username.strip(), password)
+        if user is None:
+            st.error("Unknown username or wrong password.")
+        else:
+            st.session_state[_SESSION_KEY] = asdict(user)
+            st.rerun()
+
+
+def _local_sign_in(username: str, password: str) -> User | None:
+    if not username or not password:
+        return None
+    with db() as session:
+        reviewer = authenticate(session, username, password)
+        audit(session, username, "auth.sign_in" if reviewer else "auth.sign_in_failed")
+        user = User(username=reviewer.username, role=reviewer.role, via="local") if reviewer else None
+    if user is None:
+        time.sleep(0.5)  # slows password guessing a little without annoying people
+    return user
+
+
+def sign_out(user: User) -> None:
+    """End the session (OIDC logout or forget the local sign-in)."""
+    if user.via == "oidc":
+        st.logout()
+        return
+    st.session_state.pop(_SESSION_KEY, None)
+    st.rerun()

@@ -1,0 +1,169 @@
+"""Start scoring jobs from the dashboard and follow them.
+
+A job is `python -m voxguard score SOURCE --out DEST --model M --job-id ID`:
+a detached local subprocess (its log under the data dir), or a Ray Jobs
+submission when a cluster dashboard address is configured. Each launch is
+remembered as a small JSON record under `<data_dir>/dashboard-jobs/` so the
+jobs page can show state, progress and logs after a dashboard restart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+_PROGRESS = re.compile(r"\[score\] (\d+)/(\d+) clips")
+_JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+UNKNOWN_EXIT = -999  # the process ended but was not our child, so its exit code is lost
+
+
+@dataclass
+class Launch:
+    """One scoring job started from the dashboard."""
+
+    job_id: str
+    source: str
+    dest: str
+    model: str
+    launched_by: str
+    launched_at: str
+    command: list[str]
+    how: str  # "local" or "cluster"
+    pid: int | None = None
+    log_path: str | None = None
+    submission_id: str | None = None
+    address: str | None = None
+    returncode: int | None = None
+
+
+def launches_dir(data_dir: Path) -> Path:
+    """Where launch records live."""
+    return Path(data_dir) / "dashboard-jobs"
+
+
+def cluster_address(ray_address: str) -> str | None:
+    """The Ray Jobs API address to submit to, if one is configured (else jobs run locally)."""
+    if ray_address.startswith(("http://", "https://")):
+        return ray_address
+    return os.environ.get("RAY_API_SERVER_ADDRESS") or None
+
+
+def score_args(source: str, dest: str, model: str, job_id: str) -> list[str]:
+    """Arguments of `voxguard score` for a dashboard launch."""
+    return [source, "--out", dest, "--model", model, "--job-id", job_id]
+
+
+def launch_scoring(
+    source: str, dest: str, model: str, job_id: str, *, db_url: str, data_dir: Path, actor: str,
+    address: str | None = None,
+) -> Launch:
+    """Start a scoring job (cluster when `address` is given, else a background process)."""
+    if not _JOB_ID.match(job_id):
+        raise ValueError("job id: letters, digits, '.', '_' and '-' only (it names files)")
+    if not source.strip() or not dest.strip() or not model.strip():
+        raise ValueError("source, destination and model are all required")
+    folder = launches_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    if (folder / f"{job_id}.json").exists():
+        raise FileExistsError(f"a job {job_id!r} was already launched")
+    args = score_args(source, dest, model, job_id)
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    if address:
+        from cluster import submit
+
+        command = ["python", "-m", "voxguard", "score", *args]
+        sid = submit.submit("score", args, address, submission_id=f"score-{job_id}",
+                            runtime_env={"env_vars": {"VOXGUARD_DB_URL": db_url}})
+        launch = Launch(job_id, source, dest, model, actor, now, command, "cluster", submission_id=sid,
+                        address=address)
+    else:
+        command = [sys.executable, "-m", "voxguard", "score", *args]
+        log_path = folder / f"{job_id}.log"
+        with open(log_path, "ab") as log:
+            # Own session: the job survives a dashboard restart and is not killed by its Ctrl-C.
+            proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True, env={**os.environ, "VOXGUARD_DB_URL": db_url})
+        launch = Launch(job_id, source, dest, model, actor, now, command, "local", pid=proc.pid,
+                        log_path=str(log_path))
+    _save(folder, launch)
+    return launch
+
+
+def list_launches(data_dir: Path) -> list[Launch]:
+    """Launch records, newest first."""
+    folder = launches_dir(data_dir)
+    records = [Launch(**json.loads(p.read_text())) for p in folder.glob("*.json")] if folder.exists() else []
+    return sorted(records, key=lambda r: r.launched_at, reverse=True)
+
+
+def state_of(launch: Launch, data_dir: Path) -> str:
+    """running / succeeded / failed (exit code) / unknown, for local and cluster jobs."""
+    if launch.how == "cluster":
+        try:
+            from cluster import jobs_api
+
+            return jobs_api.job_status(launch.submission_id or "", launch.address).lower()
+        except Exception as exc:  # cluster unreachable: say so rather than break the page
+            return f"unknown ({type(exc).__name__})"
+    if launch.returncode is None and launch.pid:
+        launch.returncode = _poll(launch.pid)
+        if launch.returncode is not None:
+            _save(launches_dir(data_dir), launch)
+    if launch.returncode is None:
+        return "running"
+    if launch.returncode == UNKNOWN_EXIT:
+        return "ended"
+    return "succeeded" if launch.returncode == 0 else f"failed (exit {launch.returncode})"
+
+
+def log_tail(launch: Launch, max_chars: int = 4000) -> str:
+    """The end of the job's log."""
+    if launch.how == "cluster":
+        try:
+            from cluster import jobs_api
+
+            return jobs_api.job_logs(launch.submission_id or "", launch.address)[-max_chars:]
+        except Exception as exc:
+            return f"(log unavailable: {exc})"
+    try:
+        with open(launch.log_path or "", "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - max_chars))
+            return handle.read().decode(errors="replace")
+    except OSError as exc:
+        return f"(log unavailable: {exc})"
+
+
+def progress_of(log: str) -> tuple[int, int] | None:
+    """(done, total) from the last `[score] done/total clips` progress line, if any."""
+    found = _PROGRESS.findall(log)
+    return (int(found[-1][0]), int(found[-1][1])) if found else None
+
+
+def _poll(pid: int) -> int | None:
+    """Exit code if the process ended, None while it runs."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)  # our own child: reap it, get its code
+        if done == 0:
+            return None
+        return os.waitstatus_to_exitcode(status)
+    except ChildProcessError:  # started by an earlier dashboard process: only liveness is known
+        try:
+            os.kill(pid, 0)
+            return None
+        except ProcessLookupError:
+            return UNKNOWN_EXIT
+        except PermissionError:
+            return None
+
+
+def _save(folder: Path, launch: Launch) -> None:
+    tmp = folder / f".{launch.job_id}.json.tmp"
+    tmp.write_text(json.dumps(asdict(launch), indent=1))
+    tmp.replace(folder / f"{launch.job_id}.json")

@@ -1,0 +1,108 @@
+"""Models: versions and their metrics, which one is in production, promote / roll back (confirmed)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts
+from dashboard.auth import User
+from dashboard.context import db
+from feedback.registry import list_versions, production, promote, rollback
+
+user: User = st.session_state["current_user"]
+state = st.session_state
+st.title("Models")
+
+if done := state.pop("models_done", None):
+    st.success(done)
+
+with db() as session:
+    versions = list_versions(session)
+    prod = production(session)
+if not versions:
+    st.info("No model versions registered yet (`voxguard models register` or a retraining run adds them).")
+    st.stop()
+
+st.markdown(f"In production: **{prod.version}**" if prod else "No model is in production.")
+rows = []
+for v in versions:
+    first = next(iter(charts.cards_of(v.metrics).values()), {})
+    rows.append({
+        " ": "★" if v.status == "production" else "", "version": v.version, "status": v.status,
+        "EER %": None if first.get("eer") is None else 100 * first["eer"], "minDCF": first.get("min_dcf"), "ROC AUC": first.get("roc_auc"),
+        "threshold": v.threshold, "parent": v.parent, "created": v.created_at.strftime("%Y-%m-%d %H:%M"),
+        "promoted": v.promoted_at.strftime("%Y-%m-%d %H:%M") if v.promoted_at else "",
+    })
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
+    "EER %": st.column_config.NumberColumn(format="%.2f"), "minDCF": st.column_config.NumberColumn(format="%.4f"),
+    "ROC AUC": st.column_config.NumberColumn(format="%.4f")})
+
+names = [v.version for v in versions]
+chosen = st.selectbox("Version", names, index=names.index(prod.version) if prod else 0, key="models_version")
+mv = next(v for v in versions if v.version == chosen)
+st.caption(f"`{mv.artefact_uri}` · status **{mv.status}** · parent {mv.parent or '—'}")
+
+# --- promote / roll back, each behind an explicit confirmation --------------------------
+if user.can_manage:
+    a, b, _ = st.columns([1, 1, 3])
+    if a.button(f"Promote {chosen}", disabled=mv.status == "production", key="models_promote"):
+        state.models_confirm = ("promote", chosen)
+    if b.button("Roll back production", disabled=prod is None, key="models_rollback"):
+        state.models_confirm = ("rollback", prod.version if prod else None)
+    pending = state.get("models_confirm")
+    if pending:
+        action, version = pending
+        if action == "promote":
+            st.warning(f"Promote **{version}** to production? It replaces **{prod.version if prod else 'nothing'}** "
+                       "for every new scoring job.")
+        else:
+            st.warning(f"Roll back from **{version}** to the model that was in production before it?")
+        c1, c2, _ = st.columns([1, 1, 3])
+        if c1.button("Confirm", type="primary", key="models_confirm_yes"):
+            state.models_confirm = None
+            try:
+                with db() as session:
+                    if action == "promote":
+                        promote(session, version, actor=user.username)
+                        state.models_done = f"{version} is now in production."
+                    else:
+                        back = rollback(session, actor=user.username)
+                        state.models_done = f"Rolled back: {back.version} is in production again."
+            except (LookupError, RuntimeError) as exc:
+                state.models_done = None
+                st.error(str(exc))
+            else:
+                st.rerun()
+        if c2.button("Cancel", key="models_confirm_no"):
+            state.models_confirm = None
+            st.rerun()
+else:
+    st.caption("Only leads and admins can promote or roll back models.")
+
+# --- metrics cards -----------------------------------------------------------------------
+cards = charts.cards_of(mv.metrics)
+if not cards:
+    st.info("This version has no metrics card.")
+for name, card in cards.items():
+    st.subheader(f"Metrics — {name}")
+    m = st.columns(4)
+    m[0].metric("EER", charts.fmt_pct(card.get("eer")))
+    m[1].metric("minDCF", charts.fmt_num(card.get("min_dcf")))
+    m[2].metric("actDCF", charts.fmt_num(card.get("act_dcf")))
+    m[3].metric("ROC AUC", charts.fmt_num(card.get("roc_auc")))
+    st.caption(f"{card.get('n_bonafide', 0):,} bona fide and {card.get('n_spoof', 0):,} spoof trials"
+               + (f" · Cllr {card['cllr']:.3f} bits" if card.get("cllr") is not None else ""))
+    points = charts.curve_points(card)
+    if points is not None:
+        left, right = st.columns(2)
+        left.altair_chart(charts.roc_chart(points), width="stretch")
+        right.altair_chart(charts.det_chart(points), width="stretch")
+    else:
+        st.caption("No operating points in this card (needs `threshold_sweep` or `det`) to draw ROC/DET.")
+    groups = card.get("per_group_eer")
+    if groups:
+        st.markdown("**EER per generator** (each against all bona fide trials)")
+        st.dataframe(pd.DataFrame([{"generator": g, "EER %": 100 * e}
+                                   for g, e in sorted(groups.items(), key=lambda x: -x[1])]),
+                     hide_index=True, column_config={"EER %": st.column_config.NumberColumn(format="%.2f")})

@@ -1,0 +1,256 @@
+"""Review queue: flagged and uncertain clips first; listen, look, give a verdict, move on."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import audio
+from dashboard.auth import User
+from dashboard.context import db, db_url, settings
+from feedback.models import VERDICTS
+from feedback.queue import (
+    QueueFilter,
+    QueueRow,
+    item_reviews,
+    item_score,
+    list_queue,
+    queue_counts,
+    queue_facets,
+    record_verdict,
+)
+
+ANY = "(any)"
+VERDICT_BUTTONS = (("bonafide", "Bona fide", "Alt+B"), ("spoof", "Spoof", "Alt+S"), ("unsure", "Unsure", "Alt+U"))
+assert {v for v, _, _ in VERDICT_BUTTONS} == set(VERDICTS)
+
+user: User = st.session_state["current_user"]
+state = st.session_state
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _facets(url: str) -> dict[str, list[str]]:
+    with db() as session:
+        f = queue_facets(session)
+    return {"job": f.job_ids, "model": f.model_versions, "label": f.labels, "source": f.sources}
+
+
+@st.cache_data(ttl=30, max_entries=64, show_spinner=False)
+def _matching(url: str, filters: QueueFilter) -> int:
+    # The exact count is the one costly part of a filtered page at 100k clips (a scan, not a page):
+    # computed once per filter and reused for 30 s while the reviewer pages and gives verdicts.
+    with db() as session:
+        return list_queue(session, filters, page_size=1, with_total=True).total or 0
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _audio_bytes(uri: str) -> bytes:
+    # Cached per server: re-renders (verdict clicks, segment picks) do not re-download.
+    return audio.fetch_audio(uri, settings())
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _spectrogram(uri: str) -> audio.Spectrogram:
+    return audio.spectrogram(_audio_bytes(uri))
+
+
+# --- filters and paging -------------------------------------------------------------
+st.title("Review queue")
+facets = _facets(db_url())
+cols = st.columns([1, 1.4, 1.2, 1, 1.2, 1, 0.8])
+status = cols[0].selectbox("Status", ["open", "decided", "all"], key="q_status")
+job = cols[1].selectbox("Job", [ANY, *facets["job"]], key="q_job")
+model = cols[2].selectbox("Model version", [ANY, *facets["model"]], key="q_model")
+label = cols[3].selectbox("Model label", [ANY, *facets["label"]], key="q_label")
+source = cols[4].selectbox("Source", [ANY, *facets["source"]], key="q_source")
+sort = cols[5].selectbox("Sort", ["priority", "newest", "oldest"], key="q_sort",
+                         help="priority: flagged first, then the least confident")
+page_size = cols[6].selectbox("Per page", [25, 50, 100], key="q_page_size")
+
+
+def _opt(value: str) -> str | None:
+    return None if value == ANY else value
+
+
+filters = QueueFilter(status=None if status == "all" else status, job_id=_opt(job), model_version=_opt(model),
+                      model_label=_opt(label), source=_opt(source))
+signature = (filters, sort, page_size)
+if state.get("q_signature") != signature:  # new filters: back to the first page
+    state.q_signature, state.q_cursors, state.q_page, state.q_current = signature, [None], 0, None
+
+with db() as session:
+    page = list_queue(session, filters, sort, page=state.q_page + 1, page_size=page_size,
+                      cursor=state.q_cursors[state.q_page], with_total=False)
+    counts = queue_counts(session)
+total = _matching(db_url(), filters)
+rows = page.rows
+ids = [r.item_id for r in rows]
+if state.q_current not in ids:
+    state.q_current = ids[0] if ids else None
+
+# Progress of the whole queue, and of this reviewer's session.
+n_open, n_decided = counts.get("open", 0), counts.get("decided", 0)
+done = n_decided / (n_open + n_decided) if n_open + n_decided else 1.0
+st.progress(done, text=f"{n_decided:,} decided, {n_open:,} open "
+                       f"({total:,} match the filters) · {state.get('q_given', 0)} verdicts by you this session")
+
+
+def _go(step: int) -> None:
+    """Previous/next item, crossing page boundaries (keyset cursors make deep pages cheap)."""
+    pos = ids.index(state.q_current) if state.q_current in ids else 0
+    target = pos + step
+    if 0 <= target < len(ids):
+        state.q_current = ids[target]
+    elif target >= len(ids) and page.next_cursor:
+        if len(state.q_cursors) == state.q_page + 1:
+            state.q_cursors.append(page.next_cursor)
+        state.q_page += 1
+        state.q_current = None
+    elif target < 0 and state.q_page > 0:
+        state.q_page -= 1
+        state.q_current = None
+        state.q_go_last = True
+
+
+def _page(step: int) -> None:
+    if step > 0 and page.next_cursor:
+        if len(state.q_cursors) == state.q_page + 1:
+            state.q_cursors.append(page.next_cursor)
+        state.q_page += 1
+    elif step < 0 and state.q_page > 0:
+        state.q_page -= 1
+    state.q_current = None
+
+
+if state.pop("q_go_last", False) and ids:
+    state.q_current = ids[-1]
+
+if not rows:
+    st.info("Nothing in the queue matches these filters.")
+    st.stop()
+
+left, right = st.columns([1.1, 1.6], gap="large")
+
+# --- the page of items ----------------------------------------------------------------
+with left:
+    table = [{
+        " ": "▶" if r.item_id == state.q_current else "",
+        "item": r.item_id, "clip": r.uri.rsplit("/", 1)[-1], "label": r.model_label,
+        "score": r.model_score, "flagged": r.flagged, "reviews": r.n_reviews,
+    } for r in rows]
+    picked = st.dataframe(table, hide_index=True, key="q_table", on_select="rerun", selection_mode="single-row",
+                          height=min(38 + 35 * len(rows), 520),
+                          column_config={" ": st.column_config.TextColumn(width=24),
+                                         "item": st.column_config.NumberColumn(width=50),
+                                         "score": st.column_config.NumberColumn(format="%.2f", width=60),
+                                         "flagged": st.column_config.CheckboxColumn(width=60),
+                                         "reviews": st.column_config.NumberColumn(width=60)})
+    sel = list(getattr(getattr(picked, "selection", None), "rows", []) or [])
+    if sel and state.get("q_table_handled") != (state.q_page, sel[0]) and sel[0] < len(ids):
+        # A row click selects that item once; later prev/next moves are not undone by the stale selection.
+        state.q_table_handled = (state.q_page, sel[0])
+        state.q_current = ids[sel[0]]
+        st.rerun()
+    pc = st.columns(3)
+    pc[0].button("◀ Page", on_click=_page, args=(-1,), disabled=state.q_page == 0, key="q_prev_page")
+    pc[1].markdown(f"Page **{state.q_page + 1}** of {max(1, -(-total // page_size)):,}")
+    pc[2].button("Page ▶", on_click=_page, args=(1,), disabled=page.next_cursor is None, key="q_next_page")
+
+row: QueueRow = rows[ids.index(state.q_current)]
+
+
+def _verdict(item: QueueRow, verdict: str) -> None:
+    """Record the verdict, then move to the next item (the decided one may leave the list)."""
+    note = (state.get(f"note_{item.item_id}") or "").strip() or None
+    with db() as session:
+        result = record_verdict(session, item.item_id, user.username, verdict, note,
+                                expected_version=item.version)
+    state.q_given = state.get("q_given", 0) + 1
+    state.q_last = (item.uri, verdict, result.final_verdict, result.stale)
+    pos = ids.index(item.item_id)
+    nxt = ids[pos + 1] if pos + 1 < len(ids) else None
+    if nxt is None:
+        _go(1)
+    else:
+        state.q_current = nxt
+
+
+# --- the selected clip ------------------------------------------------------------------
+with right:
+    if last := state.get("q_last"):
+        uri, verdict, final, stale = last
+        msg = f"Recorded **{verdict}** for `{uri.rsplit('/', 1)[-1]}`" + (f" — final: **{final}**" if final else "")
+        st.success(msg + (" (someone else reviewed it meanwhile)" if stale else ""))
+    nav = st.columns([1.4, 1.4, 2])
+    nav[0].button("◀ Previous", on_click=_go, args=(-1,), shortcut="Alt+P", key="q_prev",
+                  disabled=state.q_page == 0 and ids.index(row.item_id) == 0)
+    nav[1].button("Next ▶", on_click=_go, args=(1,), shortcut="Alt+N", key="q_next",
+                  disabled=page.next_cursor is None and ids.index(row.item_id) == len(ids) - 1)
+    st.subheader(row.uri.rsplit("/", 1)[-1])
+    st.caption(f"`{row.uri}` · item {row.item_id} · model {row.model_version}")
+    colour = {"bonafide": "green", "spoof": "red"}.get(row.model_label or "", "orange")
+    st.markdown(f"Model says :{colour}-badge[{row.model_label or 'no label'}]"
+                + (" :red-badge[flagged]" if row.flagged else "")
+                + (f" · final verdict :blue-badge[{row.final_verdict}]" if row.final_verdict else ""))
+
+    with db() as session:
+        score = item_score(session, row.item_id)
+        reviews = item_reviews(session, row.item_id)
+    m = st.columns(4)
+    m[0].metric("Score", "—" if row.model_score is None else f"{row.model_score:.3f}",
+                help="higher = more bona fide")
+    m[1].metric("P(bona fide)", "—" if score is None or score.prob_bonafide is None else f"{score.prob_bonafide:.3f}")
+    m[2].metric("Confidence", "—" if row.confidence is None else f"{row.confidence:.2f}")
+    m[3].metric("Reviews", row.n_reviews)
+
+    segments = audio.segments_frame(score.segments if score else [])
+    seg_key = f"seg_{row.item_id}"
+    spec = None
+    try:
+        data = _audio_bytes(row.uri)
+        spec = _spectrogram(row.uri)
+    except Exception as exc:  # missing object, access denied, undecodable: review can still go on
+        data = None
+        st.warning(f"Audio unavailable: {type(exc).__name__}: {exc}")
+
+    def _clicked_segment() -> None:
+        picked_points = state[f"chart_{row.item_id}"].selection.get("seg") or []
+        if picked_points:
+            state[seg_key] = int(picked_points[0]["segment"])
+
+    if len(segments):
+        st.altair_chart(audio.timeline_chart(spec, segments), key=f"chart_{row.item_id}",
+                        on_select=_clicked_segment, selection_mode="seg", width="stretch")
+    order = segments.sort_values("prob_bonafide")["segment"].tolist() if len(segments) else []
+
+    def _seg_label(i: int | None) -> str:
+        if i is None:
+            return "Whole clip"
+        s = segments.iloc[i]
+        return (f"{'⚠ ' if s.suspicious else ''}#{i}: {s.start_s:.1f}–{s.end_s:.1f} s, "
+                f"P(bona fide) {s.prob_bonafide:.2f}")
+
+    chosen = st.selectbox("Play from segment (click a band in the chart, or pick; most suspicious first)",
+                          [None, *order], format_func=_seg_label, key=seg_key)
+    if data is not None:
+        if chosen is None:
+            st.audio(data, format=audio.audio_mime(row.uri))
+        else:
+            s = segments.iloc[chosen]
+            st.audio(data, format=audio.audio_mime(row.uri), start_time=float(s.start_s),
+                     end_time=float(s.end_s), autoplay=True)
+
+    st.markdown("**Your verdict**")
+    st.text_area("Note (optional)", key=f"note_{row.item_id}", height=68,
+                 placeholder="what you heard, e.g. 'robotic sibilants from 6 s'")
+    vb = st.columns(3)
+    for col, (verdict, text, keys) in zip(vb, VERDICT_BUTTONS):
+        col.button(text, key=f"verdict_{verdict}", on_click=_verdict, args=(row, verdict), shortcut=keys,
+                   type="primary" if verdict != "unsure" else "secondary", width="stretch")
+
+    st.markdown("**Previous verdicts**")
+    if reviews:
+        st.dataframe([{"when": r.created_at.strftime("%Y-%m-%d %H:%M"), "reviewer": r.reviewer,
+                       "verdict": r.verdict, "note": r.note or ""} for r in reviews],
+                     hide_index=True, width="stretch")
+    else:
+        st.caption("No verdicts yet.")

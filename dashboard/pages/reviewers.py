@@ -1,0 +1,92 @@
+"""Reviewers: agreement per reviewer and per clip, the audit trail, and accounts."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.auth import User
+from dashboard.context import db
+from feedback.audit import list_events
+from feedback.models import ROLES
+from feedback.reviewers import add_reviewer, list_reviewers, set_role
+from feedback.stats import clip_agreement, reviewer_agreement
+
+user: User = st.session_state["current_user"]
+state = st.session_state
+st.title("Reviewers")
+if done := state.pop("reviewers_done", None):
+    st.success(done)
+
+agreement, audit_tab, accounts = st.tabs(["Agreement", "Audit trail", "Accounts"])
+
+with agreement:
+    with db() as session:
+        per_reviewer = reviewer_agreement(session)
+        per_clip = clip_agreement(session)
+    st.markdown("**Per reviewer** (each reviewer's latest verdict per clip)")
+    st.dataframe(pd.DataFrame([{
+        "reviewer": r.reviewer, "clips reviewed": r.n_reviews, "unsure": r.n_unsure,
+        "agrees with final": r.agree_with_final, "agrees with model": r.agree_with_model,
+    } for r in per_reviewer]), hide_index=True, width="stretch", column_config={
+        "agrees with final": st.column_config.NumberColumn(format="percent"),
+        "agrees with model": st.column_config.NumberColumn(format="percent")})
+    st.markdown("**Per clip**")
+    only_split = st.checkbox("Only clips where reviewers disagree", key="rev_only_split")
+    clips = [c for c in per_clip if not (only_split and c.unanimous)]
+    st.caption(f"{len(clips):,} clips" + (" (showing the first 1,000)" if len(clips) > 1000 else ""))
+    st.dataframe(pd.DataFrame([{
+        "item": c.item_id, "clip": c.uri, "reviewers": c.n_reviewers,
+        "votes": ", ".join(f"{v}: {n}" for v, n in sorted(c.votes.items())), "unanimous": c.unanimous,
+        "final": c.final_verdict, "agrees with model": c.agrees_with_model,
+    } for c in clips[:1000]], columns=["item", "clip", "reviewers", "votes", "unanimous", "final",
+                                       "agrees with model"]), hide_index=True, width="stretch")
+
+with audit_tab:
+    c1, c2, c3 = st.columns([1, 1, 1])
+    action = c1.text_input("Action", placeholder="e.g. review.verdict, model.promote", key="audit_action")
+    actor = c2.text_input("Who", key="audit_actor")
+    limit = c3.number_input("Most recent", min_value=10, max_value=10_000, value=200, step=50, key="audit_limit")
+    with db() as session:
+        events = list_events(session, limit=int(limit), action=action.strip() or None)
+    if actor.strip():
+        events = [e for e in events if e.actor == actor.strip()]
+    st.dataframe(pd.DataFrame([{
+        "when": e.created_at.strftime("%Y-%m-%d %H:%M:%S"), "who": e.actor, "action": e.action,
+        "details": ", ".join(f"{k}={v}" for k, v in (e.details or {}).items() if v is not None),
+    } for e in events], columns=["when", "who", "action", "details"]), hide_index=True, width="stretch")
+
+with accounts:
+    with db() as session:
+        people = list_reviewers(session)
+    st.dataframe(pd.DataFrame([{"username": p.username, "role": p.role, "active": p.active,
+                                "since": p.created_at.strftime("%Y-%m-%d")} for p in people]),
+                 hide_index=True, width="stretch")
+    if user.role == "admin":
+        with st.form("add_reviewer", clear_on_submit=True):
+            c = st.columns(3)
+            name = c[0].text_input("Username")
+            password = c[1].text_input("Initial password", type="password")
+            role = c[2].selectbox("Role", ROLES)
+            add = st.form_submit_button("Add reviewer")
+        if add:
+            try:
+                with db() as session:
+                    add_reviewer(session, name.strip(), password, role, actor=user.username)
+            except Exception as exc:  # duplicate name (IntegrityError), bad password length...
+                st.error(f"Could not add {name!r}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+            else:
+                state.reviewers_done = f"Added {name.strip()} ({role})."
+                st.rerun()
+        with st.form("set_role"):
+            c = st.columns(2)
+            who = c[0].selectbox("Reviewer", [p.username for p in people])
+            new_role = c[1].selectbox("New role", ROLES)
+            change = st.form_submit_button("Change role")
+        if change:
+            with db() as session:
+                set_role(session, who, new_role, actor=user.username)
+            state.reviewers_done = f"{who} is now {new_role}."
+            st.rerun()
+    else:
+        st.caption("Only admins can add reviewers or change roles.")

@@ -1,0 +1,38 @@
+"""`voxguard dashboard` builds a local-only `streamlit run` command by default."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from voxguard.commands import dashboard
+from voxguard.commands.dashboard import streamlit_command
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Only this command's parser: the full CLI imports every command module (slow, and not under test here).
+    parser = argparse.ArgumentParser(prog="voxguard")
+    dashboard.register(parser.add_subparsers(dest="command"))
+    return parser
+
+
+def _option(cmd: list[str], name: str) -> str:
+    return cmd[cmd.index(name) + 1]
+
+
+def test_defaults_listen_on_localhost_only():
+    args = build_parser().parse_args(["dashboard"])
+    cmd = streamlit_command(args)
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and Path(cmd[4]).name == "app.py" and Path(cmd[4]).is_file()
+    assert _option(cmd, "--server.address") == "127.0.0.1"
+    assert _option(cmd, "--server.port") == "8501"
+    assert _option(cmd, "--server.headless") == "true"
+    assert "--secrets.files" not in cmd
+
+
+def test_port_address_and_secrets_are_passed_through(tmp_path):
+    secrets = tmp_path / "secrets.toml"
+    args = build_parser().parse_args(["dashboard", "--port", "9000", "--address", "0.0.0.0", "--secrets", str(secrets)])
+    cmd = streamlit_command(args)
+    assert _option(cmd, "--server.port") == "9000" and _option(cmd, "--server.address") == "0.0.0.0"
+    assert _option(cmd, "--secrets.files") == str(secrets.resolve())

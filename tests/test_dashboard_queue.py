@@ -1,0 +1,153 @@
+"""AppTest checks of sign-in and the review queue page against a seeded SQLite database."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard_support import app_as, copy_db, make_template, query
+from feedback.db import session_factory, session_scope
+from feedback.queue import record_verdict
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return make_template(tmp_path_factory.mktemp("dash-template"))
+
+
+@pytest.fixture
+def db_url(template, tmp_path, monkeypatch):
+    url = copy_db(template, tmp_path)
+    monkeypatch.setenv("VOXGUARD_DB_URL", url)
+    return url
+
+
+def _current_uri(at) -> str:
+    return at.caption[0].value.split("`")[1]
+
+
+def test_anonymous_visitor_sees_only_the_sign_in(db_url):
+    at = app_as(None)
+    assert not at.exception
+    assert [t.value for t in at.title] == ["voxguard review"]
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert not at.dataframe and not at.selectbox  # no queue, no filters
+    assert not at.sidebar.button  # no sign-out: nothing behind the sign-in
+    with pytest.raises(ValueError, match="Known pages: \\['Sign in'\\]"):
+        at.switch_page("pages/jobs.py")  # the other pages are not even registered
+
+
+def test_local_sign_in_checks_the_bcrypt_hash_and_audits(db_url):
+    at = app_as(None)
+    at.text_input[0].input("alice")
+    at.text_input[1].input("wrong")
+    at.button[0].click().run()
+    assert at.error and "wrong password" in at.error[0].value
+    assert "Review queue" not in [t.value for t in at.title]
+    at.text_input[0].input("alice")
+    at.text_input[1].input("alice-password")
+    at.button[0].click().run()
+    assert not at.exception
+    assert "Review queue" in [t.value for t in at.title]
+    assert "alice" in at.sidebar.caption[0].value
+    actions = [r[0] for r in query(db_url, "select action from audit_events where actor='alice' "
+                                           "and action like 'auth.%' order by id")]
+    assert actions == ["auth.sign_in_failed", "auth.sign_in"]
+
+
+def test_oidc_configured_uses_st_login_and_maps_roles(db_url):
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard_support import APP
+
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.secrets["auth"] = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32,
+                          "client_id": "voxguard", "client_secret": "s",
+                          "server_metadata_url": "https://idp.example/.well-known/openid-configuration"}
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert [b.label for b in at.button] == ["Sign in"] and not at.text_input  # no password form
+    at.user = {"is_logged_in": True, "email": "carol", "name": "Carol"}
+    at.run()
+    assert "Review queue" in [t.value for t in at.title]
+    assert "carol" in at.sidebar.caption[0].value and "lead" in at.sidebar.caption[0].value
+
+
+def test_verdict_with_note_is_recorded_and_the_queue_advances(db_url):
+    at = app_as("alice")
+    assert not at.exception
+    first = at.session_state["q_current"]
+    first_uri = _current_uri(at)
+    table = at.dataframe[0].value
+    assert table["item"].iloc[0] == first
+    second = int(table["item"].iloc[1])
+    at.text_area(key=f"note_{first}").input("robotic sibilants")
+    at.button(key="verdict_spoof").click().run()
+    assert not at.exception
+    assert at.session_state["q_current"] == second
+    assert _current_uri(at) != first_uri
+    assert "Recorded **spoof**" in at.success[0].value
+    rows = query(db_url, "select reviewer, verdict, note from reviews where item_id = :i", i=first)
+    assert rows == [("alice", "spoof", "robotic sibilants")]
+    status = query(db_url, "select status, final_verdict from review_items where id = :i", i=first)
+    assert status == [("decided", "spoof")]
+    assert first not in at.dataframe[0].value["item"].tolist()  # decided items leave the open queue
+    audit = query(db_url, "select actor from audit_events where action = 'review.verdict' "
+                          "and json_extract(details, '$.item_id') = :i", i=first)
+    assert audit == [("alice",)]
+
+
+def test_next_previous_and_pagination(db_url):
+    at = app_as("alice")
+    ids = at.dataframe[0].value["item"].tolist()
+    at.button(key="q_next").click().run()
+    assert at.session_state["q_current"] == ids[1]
+    at.button(key="q_prev").click().run()
+    assert at.session_state["q_current"] == ids[0]
+    total = len(query(db_url, "select id from review_items where status = 'open'"))
+    assert total > 25 and len(ids) == 25
+    at.button(key="q_next_page").click().run()
+    page2 = at.dataframe[0].value["item"].tolist()
+    assert not set(page2) & set(ids) and len(page2) == min(25, total - 25)
+    at.button(key="q_prev").click().run()  # before the first item of page 2: last item of page 1
+    assert at.session_state["q_current"] == ids[-1]
+
+
+def test_filters_by_source_label_and_job(db_url):
+    at = app_as("alice")
+    at.selectbox(key="q_source").select("podcasts").run()
+    items = at.dataframe[0].value["item"].tolist()
+    want = {r[0] for r in query(db_url, "select i.id from review_items i join clips c on c.id = i.clip_id "
+                                        "where c.source = 'podcasts' and i.status = 'open'")}
+    assert items and set(items) == want
+    at.selectbox(key="q_label").select("spoof").run()
+    assert set(at.dataframe[0].value["label"]) == {"spoof"}
+    at.selectbox(key="q_source").select("(any)").run()
+    at.selectbox(key="q_label").select("(any)").run()
+    at.selectbox(key="q_job").select("job-0002").run()
+    items = set(at.dataframe[0].value["item"])
+    want = {r[0] for r in query(db_url, "select i.id from review_items i join scores s on s.clip_id = i.clip_id "
+                                        "join scoring_jobs j on j.id = s.scoring_job_id "
+                                        "where j.job_id = 'job-0002' and i.status = 'open'")}
+    assert items == want
+
+
+def test_clip_detail_audio_segments_and_previous_verdicts(db_url):
+    at = app_as("bob")
+    item = at.session_state["q_current"]
+    assert len(at.get("audio")) == 1 and not at.warning  # the real WAV was fetched server-side
+    assert len(at.get("vega_lite_chart")) == 1  # spectrogram + segment timeline
+    seg = at.selectbox(key=f"seg_{item}")
+    worst = seg.options[1]  # most suspicious segment first
+    seg.select_index(1).run()
+    audio = at.get("audio")[0]
+    start = float(worst.split(": ")[1].split("–")[0])
+    assert audio.proto.start_time == int(start) and audio.proto.end_time > audio.proto.start_time
+    assert "⚠" in worst  # seeded clips carry a spoof-looking segment
+    # Another reviewer's earlier verdict is listed.
+    factory = session_factory(db_url)
+    with session_scope(factory) as session:
+        record_verdict(session, item, "carol", "unsure", "hmm")
+    factory.kw["bind"].dispose()
+    at.run()
+    prev = at.dataframe[1].value
+    assert prev["reviewer"].tolist() == ["carol"] and prev["note"].tolist() == ["hmm"]

@@ -1,0 +1,57 @@
+"""`voxguard dashboard`: the review dashboard (Streamlit), on 127.0.0.1 unless told otherwise."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `dashboard` command."""
+    parser = subparsers.add_parser("dashboard", help="run the review dashboard (Streamlit)")
+    parser.add_argument("--port", type=int, default=8501)
+    parser.add_argument("--address", default="127.0.0.1",
+                        help="interface to listen on (default 127.0.0.1; 0.0.0.0 exposes it to the network)")
+    parser.add_argument("--db-url", default=None, help="feedback database URL (default: VOXGUARD_DB_URL or SQLite)")
+    parser.add_argument("--secrets", default=None,
+                        help="secrets.toml to use, e.g. with an [auth] section for OIDC sign-in")
+    parser.add_argument("--no-upgrade", action="store_true", help="do not migrate the database first")
+    parser.set_defaults(func=_run)
+
+
+def streamlit_command(args: argparse.Namespace) -> list[str]:
+    """The `streamlit run` command line for these options."""
+    import dashboard
+
+    app = Path(dashboard.__file__).resolve().parent / "app.py"
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app),
+           "--server.address", args.address, "--server.port", str(args.port),
+           "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none"]
+    if args.secrets:
+        cmd += ["--secrets.files", str(Path(args.secrets).resolve())]
+    return cmd
+
+
+def _run(args: argparse.Namespace) -> int:
+    from voxguard.settings import Settings
+
+    url = args.db_url or Settings.from_env().database_url
+    if not args.no_upgrade:
+        from feedback.db import upgrade
+
+        upgrade(url)  # a fresh install gets its tables (and the policy row) before the first page load
+    env = {**os.environ, "VOXGUARD_DB_URL": url}
+    print(f"voxguard dashboard on http://{args.address}:{args.port} (database {url.split('@')[-1]})", flush=True)
+    proc = subprocess.Popen(streamlit_command(args), env=env)
+
+    def _forward(signum: int, _frame: object) -> None:
+        proc.send_signal(signum)  # stop Streamlit with us instead of leaving it orphaned
+
+    signal.signal(signal.SIGTERM, _forward)
+    signal.signal(signal.SIGINT, _forward)
+    return proc.wait()
