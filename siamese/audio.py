@@ -9,6 +9,7 @@ covers the rest (m4a/aac, opus, webm...). Every failure is a typed
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,10 +137,15 @@ def _decode_any(data: bytes, max_duration_s: float | None) -> tuple[np.ndarray, 
         except Exception as av_error:
             if looks_like_audio(data):
                 raise UndecodableAudio(
-                    f"corrupt or truncated audio ({type(sf_error).__name__}: {sf_error}; "
+                    f"corrupt or truncated audio ({type(sf_error).__name__}: {_describe(sf_error)}; "
                     f"ffmpeg: {av_error})"
                 ) from av_error
-            raise NotAudio(f"not a recognised audio format ({sf_error})") from av_error
+            raise NotAudio(f"not a recognised audio format ({_describe(sf_error)})") from av_error
+
+
+def _describe(error: Exception) -> str:
+    """libsndfile's message without the in-memory buffer's repr (`<_io.BytesIO object at 0x...>`)."""
+    return re.sub(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "input", str(error))
 
 
 def _decode_soundfile(data: bytes, max_duration_s: float | None) -> tuple[np.ndarray, int]:
