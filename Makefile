@@ -28,7 +28,7 @@ bench: $(STAMP)
 
 ## Rebuild the training corpus from ../shared/corpus and train the bundled model (~1 h on 2 cores).
 corpus: $(STAMP)
-	$(VENV)/bin/voxguard corpus build --bonafide ../shared/corpus --out var/corpus
+	$(VENV)/bin/voxguard corpus build --bonafide ../shared/corpus --out var/corpus --workers 2 --hifigan-max 24
 
 train: corpus
 	$(VENV)/bin/voxguard train --manifest var/corpus/manifest.parquet --out models/voxguard-default.vxpkg
