@@ -1,0 +1,129 @@
+"""Resource requests for scoring actors and training workers, as pure functions.
+
+These take plain numbers and the `ray.cluster_resources()` dict, so the scaling
+rules can be tested on any laptop with made-up clusters. The scoring job turns
+the plan into `Dataset.map_batches(..., compute=ActorPoolStrategy(min_size,
+max_size), num_cpus=..., num_gpus=..., batch_size=...)`; the training job into
+`ScalingConfig(**train_scaling(...))` plus `TorchConfig(backend=torch_backend(...))`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+# Ray refuses fractional requests above one GPU (e.g. 1.5): a task either shares
+# one device or owns whole devices.
+_MAX_FRACTIONAL_GPU = 1.0
+
+
+def _check_gpu_amount(value: float, name: str) -> None:
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    if value > _MAX_FRACTIONAL_GPU and not float(value).is_integer():
+        raise ValueError(f"{name} above 1 must be a whole number of GPUs, got {value}")
+
+
+def scoring_actor_pool(
+    cluster_resources: Mapping[str, float],
+    num_actors: int | None,
+    gpus_per_actor: float,
+    batch_size: int,
+) -> dict[str, object]:
+    """Size the inference actor pool for a scoring run.
+
+    `cluster_resources` is what `ray.cluster_resources()` returns ("CPU", "GPU", ...).
+    `num_actors` None or 0 means automatic: an autoscaling pool from 1 actor up to
+    what the cluster holds now. An explicit count gives a fixed pool of that size,
+    uncapped, because an autoscaling cluster may still add the nodes it needs.
+    `gpus_per_actor` is used only when the cluster has GPUs; fractions let several
+    actors share one card (0.25 puts four model replicas on each GPU).
+
+    Returns min_size/max_size (for `ActorPoolStrategy`), num_cpus/num_gpus per
+    actor, batch_size, device ("cuda" or "cpu") and torch_threads per actor.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if num_actors is not None and num_actors < 0:
+        raise ValueError(f"num_actors must be >= 0 (0 = automatic), got {num_actors}")
+    _check_gpu_amount(gpus_per_actor, "gpus_per_actor")
+    cpus = float(cluster_resources.get("CPU", 0.0))
+    gpus = float(cluster_resources.get("GPU", 0.0))
+    use_gpu = gpus > 0 and gpus_per_actor > 0
+
+    if use_gpu:
+        # One CPU per actor feeds its GPU; the rest of the CPUs read and decode.
+        num_cpus = 1.0
+        num_gpus = float(gpus_per_actor)
+        capacity = max(1, math.floor(gpus / num_gpus + 1e-9))
+    else:
+        # On CPUs the model competes with decoding: keep about half the cores for
+        # the read/decode tasks, one core (and one torch thread) per actor.
+        num_cpus = 1.0
+        num_gpus = 0.0
+        capacity = max(1, math.floor(cpus / 2))
+
+    if num_actors:
+        min_size = max_size = int(num_actors)
+    else:
+        min_size, max_size = 1, capacity
+    return {
+        "min_size": min_size,
+        "max_size": max_size,
+        "num_cpus": num_cpus,
+        "num_gpus": num_gpus,
+        "batch_size": int(batch_size),
+        "device": "cuda" if use_gpu else "cpu",
+        "torch_threads": max(1, int(num_cpus)),
+    }
+
+
+def train_scaling(
+    num_workers: int,
+    use_gpu: bool,
+    gpus_per_worker: float = 1.0,
+    cpus_per_worker: float = 1.0,
+) -> dict[str, object]:
+    """`ray.train.ScalingConfig` keyword arguments for data-parallel training.
+
+    Each worker is one DistributedDataParallel rank. On GPUs, several ranks may
+    not share one card (NCCL rejects two ranks on the same device), so a fraction
+    of a GPU is accepted only for a single worker.
+    """
+    if num_workers < 1:
+        raise ValueError(f"num_workers must be >= 1, got {num_workers}")
+    if cpus_per_worker <= 0:
+        raise ValueError(f"cpus_per_worker must be > 0, got {cpus_per_worker}")
+    resources: dict[str, float] = {"CPU": float(cpus_per_worker)}
+    if use_gpu:
+        _check_gpu_amount(gpus_per_worker, "gpus_per_worker")
+        if gpus_per_worker <= 0:
+            raise ValueError("--use-gpu needs gpus_per_worker > 0")
+        if num_workers > 1 and gpus_per_worker < 1:
+            raise ValueError(
+                "several DDP workers cannot share one GPU (NCCL); use gpus_per_worker >= 1"
+            )
+        resources["GPU"] = float(gpus_per_worker)
+    return {
+        "num_workers": int(num_workers),
+        "use_gpu": bool(use_gpu),
+        "resources_per_worker": resources,
+    }
+
+
+def torch_backend(use_gpu: bool) -> str:
+    """Collective backend for DDP: NCCL between GPUs, gloo on CPUs."""
+    return "nccl" if use_gpu else "gloo"
+
+
+def fits(request: Mapping[str, float], count: int, cluster_resources: Mapping[str, float]) -> bool:
+    """Whether `count` bundles of `request` fit in the cluster's current totals.
+
+    A coarse check (it ignores how resources are split across nodes) used to warn
+    before a run waits forever on a cluster that cannot autoscale.
+    """
+    return all(
+        amount * count <= float(cluster_resources.get(name, 0.0)) + 1e-9
+        for name, amount in request.items()
+        if amount > 0
+    )

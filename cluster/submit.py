@@ -1,0 +1,103 @@
+"""Submitting voxguard jobs to a Ray cluster through the Jobs API.
+
+A job is `python -m voxguard <kind> ARGS...` run by the cluster on its head node,
+with this checkout as working_dir (see `cluster.runtime_env`). The driver then
+calls `cluster.local.init_ray()`, which joins the cluster through the
+`RAY_ADDRESS` Ray sets for it, so score/train/retrain need no cluster-specific code.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping, Sequence
+
+from cluster.runtime_env import build_runtime_env
+
+KINDS: tuple[str, ...] = ("score", "train", "retrain")
+DEFAULT_DASHBOARD = "http://127.0.0.1:8265"
+
+
+def resolve_dashboard_address(address: str | None = None) -> str:
+    """The Jobs API URL to talk to.
+
+    Order: explicit address, `RAY_API_SERVER_ADDRESS` (Ray's own variable for the
+    jobs CLI), the head started by `voxguard cluster up`, `RAY_ADDRESS` when it is
+    an http(s) URL, then http://127.0.0.1:8265. A bare host:port gets http://.
+    """
+    candidate = address or os.environ.get("RAY_API_SERVER_ADDRESS", "")
+    if not candidate:
+        from cluster.head import _pid_alive, read_state
+
+        state = read_state()
+        if state is not None and _pid_alive(state.pid):
+            candidate = state.dashboard_url
+    if not candidate:
+        env = os.environ.get("RAY_ADDRESS", "")
+        candidate = env if env.startswith(("http://", "https://")) else DEFAULT_DASHBOARD
+    if "://" not in candidate:
+        candidate = f"http://{candidate}"
+    return candidate.rstrip("/")
+
+
+def client(address: str | None = None):  # type: ignore[no-untyped-def]
+    """A `JobSubmissionClient` for the resolved address (checks the server answers)."""
+    from ray.job_submission import JobSubmissionClient
+
+    from cluster.auth import enable_token_auth_if_available
+
+    # Without this the client sends no token and a token-auth cluster answers 401.
+    enable_token_auth_if_available()
+    return JobSubmissionClient(resolve_dashboard_address(address))
+
+
+def job_entrypoint(kind: str, args: Sequence[str]) -> str:
+    """The shell command a `kind` job runs on the cluster."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown job kind {kind!r}; expected one of {', '.join(KINDS)}")
+    return shlex.join(["python", "-m", "voxguard", kind, *args])
+
+
+def submit_entrypoint(
+    entrypoint: str,
+    address: str | None = None,
+    runtime_env: Mapping[str, object] | None = None,
+    *,
+    submission_id: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    entrypoint_num_cpus: float | None = None,
+    entrypoint_num_gpus: float | None = None,
+) -> str:
+    """Submit any shell entrypoint; returns the submission id.
+
+    `runtime_env` None ships this checkout (`build_runtime_env()`); pass {} to
+    run against whatever the cluster has installed.
+    """
+    env = build_runtime_env() if runtime_env is None else dict(runtime_env)
+    return client(address).submit_job(
+        entrypoint=entrypoint,
+        runtime_env=env or None,
+        submission_id=submission_id,
+        metadata=dict(metadata or {}),
+        entrypoint_num_cpus=entrypoint_num_cpus,
+        entrypoint_num_gpus=entrypoint_num_gpus,
+    )
+
+
+def submit(
+    kind: str,
+    args: Sequence[str],
+    address: str | None = None,
+    runtime_env: Mapping[str, object] | None = None,
+    **options: object,
+) -> str:
+    """Submit a score/train/retrain job; returns the submission id.
+
+    `options` go to `submit_entrypoint` (submission_id, entrypoint_num_gpus, ...).
+    The driver itself needs no GPU: Ray Data actors and Ray Train workers request
+    their own, so the default is to reserve nothing for the entrypoint.
+    """
+    metadata = {"voxguard_kind": kind, **dict(options.pop("metadata", None) or {})}  # type: ignore[arg-type]
+    return submit_entrypoint(
+        job_entrypoint(kind, args), address, runtime_env, metadata=metadata, **options  # type: ignore[arg-type]
+    )
