@@ -1,0 +1,271 @@
+"""`run_scoring`: the bulk scoring job, from SOURCE to a Parquet dataset in DEST.
+
+Stages (Ray Data, streaming):
+  driver listing -> dataset of small URI blocks
+  -> `decode_batch` CPU tasks (read, fingerprint, decode, resample, cut into pieces)
+  -> `PieceScorer` actor pool (batched inference; GPU or a fraction of one when present)
+  -> driver: regroup pieces into clips, `Detector.aggregate`, write Parquet parts.
+
+Output parts hold `part_size` clips each and are written atomically, which is
+what makes `resume=True` exact after a crash (see `jobs.score.resume`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jobs.score.output import COLUMNS, now_utc, to_table
+from jobs.score.resume import DoneIndex, load_done
+from jobs.score.sources import iter_objects
+from jobs.score.stages import PieceScorer, decode_batch
+from jobs.score.storage import S3Options, ensure_dir, filesystem, list_parts, write_part
+from jobs.score.summary import JobStats
+from siamese.detector import Detector
+from siamese.package import ModelPackage
+from voxguard.settings import Settings
+
+OnRows = Callable[[list[dict[str, Any]]], None]
+# URIs per input block: small blocks keep several decode tasks busy and bound what is in flight.
+ITEMS_PER_BLOCK = 4
+DECODE_TASK_MEMORY = 1024**3  # worker (Python + torch, ~400 MiB) plus one decoded clip
+# Pieces per actor call: enough short clips to fill a batch of windows, a bounded amount of audio.
+PIECES_PER_CALL = 16
+
+
+@dataclass
+class _Clip:
+    """Pieces of one clip seen so far (the driver regroups them)."""
+
+    meta: dict[str, Any]
+    n_pieces: int
+    pieces: dict[int, tuple[list[int], list[int], list[float]]] = field(default_factory=dict)
+
+
+def new_job_id() -> str:
+    """`score-YYYYMMDD-HHMMSS-xxxxxx`."""
+    return f"score-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def run_scoring(
+    source: str,
+    dest: str,
+    model: str | Path | None = None,
+    *,
+    settings: Settings | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    limit: int | None = None,
+    batch_size: int | None = None,
+    num_actors: int | None = None,
+    gpus_per_actor: float | None = None,
+    job_id: str | None = None,
+    part_size: int = 1000,
+    top_n: int = 10,
+    on_rows: OnRows | None = None,
+    progress: Callable[[str], None] | None = None,
+    progress_every_s: float = 10.0,
+) -> dict[str, Any]:
+    """Score every object of `source` into Parquet parts under `dest`; return the job summary.
+
+    `on_rows(rows)` is called after each part is durably written, with that part's
+    rows (dicts with the output columns): the hook for the feedback database.
+    `progress` receives progress lines (default: stderr); pass `lambda s: None` to silence.
+    Raises FileExistsError when `dest` already holds parts and neither `resume`
+    nor `overwrite` is set.
+    """
+    settings = settings or Settings.from_env()
+    progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
+    s3 = S3Options(settings.s3_endpoint, settings.s3_region)
+    batch_size = int(batch_size or settings.batch_size)
+    package = ModelPackage.load(model or settings.model_path)
+    version = package.version
+
+    fs, dest_path = filesystem(dest, s3)
+    ensure_dir(fs, dest_path)
+    existing = list_parts(fs, dest_path)
+    if existing and not (resume or overwrite):
+        raise FileExistsError(f"{dest} already holds {len(existing)} part(s): use --resume to continue or --overwrite")
+    if existing and overwrite and not resume:
+        for part in existing:
+            fs.delete_file(part)
+        existing = []
+    done = load_done(fs, existing, version) if resume else DoneIndex(version)
+    if job_id is None and resume and done.job_ids:
+        job_id = done.job_ids.most_common(1)[0][0]  # a resumed job keeps its id
+    job_id = job_id or new_job_id()
+    stats = JobStats(job_id=job_id, model_version=version, source=source, dest=dest, top_n=top_n)
+
+    # Listing on the driver: one small dict per object to score (no bytes).
+    items: list[dict[str, Any]] = []
+    for obj in iter_objects(source, s3):
+        if limit is not None and len(items) >= limit:
+            break
+        stats.listed += 1
+        if resume and done.is_done(obj):
+            stats.skipped += 1
+            continue
+        items.append(
+            {"idx": len(items), "uri": obj.uri, "size_bytes": obj.size_bytes, "fingerprint": obj.fingerprint, "error": obj.error}
+        )
+    progress(
+        f"[score] job {job_id}: {len(items)} to score ({stats.skipped} already in {dest}), model {version}"
+    )
+    if items:
+        rows_iter = _score_items(items, package, settings, s3, batch_size, num_actors, gpus_per_actor)
+        _write_rows(rows_iter, len(items), package, job_id, fs, s3, dest_path, part_size, stats, on_rows, progress, progress_every_s)
+    summary = stats.as_dict()
+    progress(stats.progress_line(len(items)))
+    return summary
+
+
+def _score_items(
+    items: list[dict[str, Any]],
+    package: ModelPackage,
+    settings: Settings,
+    s3: S3Options,
+    batch_size: int,
+    num_actors: int | None,
+    gpus_per_actor: float | None,
+):  # type: ignore[no-untyped-def] # -> iterator of pyarrow tables (SCORED_SCHEMA)
+    """Build and run the Ray Data pipeline; yields scored piece batches as they finish."""
+    import ray
+    import ray.data
+
+    from cluster.local import init_ray
+    from cluster.resources import scoring_actor_pool
+
+    init_ray(settings=settings)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # our own progress lines instead
+    context.verbose_stats_logs = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    plan = scoring_actor_pool(
+        ray.cluster_resources(),
+        num_actors if num_actors is not None else settings.num_actors,
+        gpus_per_actor if gpus_per_actor is not None else settings.gpus_per_actor,
+        batch_size,
+    )
+    audio = package.config.audio
+    dataset = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / ITEMS_PER_BLOCK)))
+    dataset = dataset.map_batches(
+        decode_batch,
+        batch_size=1,  # one object per call: a decoded clip is the unit of memory
+        batch_format="pyarrow",
+        num_cpus=1,
+        # A memory reservation (a decoded clip plus decoder buffers) also keeps Ray Data
+        # from fusing this stage into the actors: fused, decoding would run inside the
+        # inference actor and nothing would overlap.
+        memory=DECODE_TASK_MEMORY,
+        fn_kwargs={
+            "audio": {f: getattr(audio, f) for f in audio.__dataclass_fields__},
+            "s3": s3,
+            "max_file_bytes": settings.max_file_bytes,
+            "max_duration_s": settings.max_duration_s,
+            "windows_per_piece": batch_size,
+        },
+    )
+    dataset = dataset.map_batches(
+        PieceScorer,
+        batch_size=PIECES_PER_CALL,
+        batch_format="pyarrow",
+        compute=ray.data.ActorPoolStrategy(min_size=plan["min_size"], max_size=plan["max_size"]),
+        num_cpus=plan["num_cpus"],
+        num_gpus=plan["num_gpus"],
+        fn_constructor_kwargs={
+            "package": package,
+            "device": plan["device"],
+            "torch_threads": plan["torch_threads"],
+            "batch_size": batch_size,
+        },
+    )
+    yield from dataset.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=1)
+
+
+def _write_rows(
+    batches,  # type: ignore[no-untyped-def] # iterator of pyarrow tables
+    total: int,
+    package: ModelPackage,
+    job_id: str,
+    fs,  # type: ignore[no-untyped-def]
+    s3: S3Options,
+    dest_path: str,
+    part_size: int,
+    stats: JobStats,
+    on_rows: OnRows | None,
+    progress: Callable[[str], None],
+    progress_every_s: float,
+) -> None:
+    """Regroup pieces into clips, aggregate, and write parts of `part_size` rows."""
+    detector = Detector(package, device="cpu")  # aggregation only: calibration + operating point
+    rate = package.config.audio.sample_rate
+    run = uuid.uuid4().hex[:8]  # parts of different runs of one job never collide
+    pending: dict[int, _Clip] = {}
+    buffer: list[dict[str, Any]] = []
+    last_progress = time.monotonic()
+
+    def flush() -> None:
+        nonlocal buffer
+        if not buffer:
+            return
+        path = f"{dest_path}/part-{job_id}-{run}-{stats.parts_written:05d}.parquet"
+        write_part(to_table(buffer), fs, path, s3)
+        stats.parts_written += 1
+        stats.add(buffer)
+        if on_rows is not None:
+            on_rows(buffer)
+        buffer = []
+
+    for table in batches:
+        for piece in table.to_pylist():
+            clip = pending.setdefault(piece["idx"], _Clip(meta=piece, n_pieces=piece["n_pieces"]))
+            clip.pieces[piece["piece"]] = (piece["starts"], piece["ends"], piece["scores"])
+            if len(clip.pieces) < clip.n_pieces:
+                continue
+            del pending[piece["idx"]]
+            buffer.append(_clip_row(clip, detector, rate, job_id))
+            if len(buffer) >= part_size:
+                flush()
+        if time.monotonic() - last_progress >= progress_every_s:
+            progress(stats.progress_line(total))
+            last_progress = time.monotonic()
+    flush()
+    if pending:  # cannot happen unless a stage drops rows; never lose an input silently
+        raise RuntimeError(f"{len(pending)} clip(s) lost pieces in the pipeline")
+
+
+def _clip_row(clip: _Clip, detector: Detector, rate: int, job_id: str) -> dict[str, Any]:
+    """One output row from a complete clip (or its error)."""
+    meta = clip.meta
+    row: dict[str, Any] = {c: None for c in COLUMNS}
+    row.update(
+        uri=meta["uri"],
+        size_bytes=meta["size_bytes"],
+        fingerprint=meta["fingerprint"],
+        duration_s=meta["duration_s"],
+        sample_rate=meta["sample_rate"],
+        channels=meta["channels"],
+        model_version=detector.version,
+        error=meta["error"],
+        job_id=job_id,
+        scored_at=now_utc(),
+        segments=[],
+    )
+    if meta["error"]:
+        return row
+    starts = np.concatenate([np.asarray(clip.pieces[i][0], np.float64) for i in range(clip.n_pieces)]) / rate
+    ends = np.concatenate([np.asarray(clip.pieces[i][1], np.float64) for i in range(clip.n_pieces)]) / rate
+    scores = np.concatenate([np.asarray(clip.pieces[i][2], np.float64) for i in range(clip.n_pieces)])
+    result = detector.aggregate(meta["uri"], scores, starts, ends).to_dict()
+    row.update({k: result[k] for k in ("score", "prob_bonafide", "label", "confidence", "flagged", "segments")})
+    return row

@@ -1,0 +1,70 @@
+"""Resuming: what DEST already holds, and whether a listed object is done.
+
+Ray Data has no job checkpointing, so the output is the checkpoint: parts are
+written atomically (see `storage.write_part`), hence a part is either fully
+there or absent, and every row in DEST is final. An object is done when DEST
+has a row with its uri, the same fingerprint and the same model version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow.fs as pafs
+
+from jobs.score.sources import SourceObject
+from jobs.score.storage import is_s3, read_parts
+
+
+@dataclass
+class DoneIndex:
+    """(uri -> fingerprint, size) of rows already written for one model version."""
+
+    model_version: str
+    rows: dict[str, list[tuple[str | None, int | None]]] = field(default_factory=dict)
+    job_ids: Counter = field(default_factory=Counter)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.rows.values())
+
+    def is_done(self, obj: SourceObject) -> bool:
+        """True when `obj` already has a row; local files are hashed only if their uri was seen."""
+        seen = self.rows.get(obj.uri)
+        if not seen:
+            return False
+        if any(fp is None for fp, _ in seen):  # an error row without a fingerprint counts as done
+            return True
+        if obj.fingerprint is not None:  # S3: ETag from the listing
+            return any(fp == obj.fingerprint for fp, _ in seen)
+        if is_s3(obj.uri):
+            return False
+        same_size = [fp for fp, size in seen if size is None or size == obj.size_bytes]
+        return bool(same_size) and _sha256_file(obj.uri) in same_size
+
+
+def load_done(fs: pafs.FileSystem, parts: list[str], model_version: str) -> DoneIndex:
+    """Index the rows already in `parts` for `model_version` (reads only four columns)."""
+    index = DoneIndex(model_version)
+    if not parts:
+        return index
+    columns = ["uri", "fingerprint", "size_bytes", "model_version", "job_id"]
+    table = read_parts(fs, parts, columns=columns)
+    for uri, fp, size, version, job in zip(*(table.column(c).to_pylist() for c in columns), strict=True):
+        index.job_ids[job] += 1
+        if version == model_version:
+            index.rows.setdefault(uri, []).append((fp, size))
+    return index
+
+
+def _sha256_file(path: str) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with Path(path).open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return "sha256:" + digest.hexdigest()

@@ -1,0 +1,139 @@
+"""What to score: list the objects of a SOURCE, lazily.
+
+SOURCE is one of
+- a local folder (walked recursively; hidden files and folders are skipped),
+- a local glob (`clips/**/*.flac`) or a single local file,
+- `s3://bucket/prefix` (every object under the prefix, listed page by page),
+- a manifest: a `.csv` or `.parquet` file (local or on S3) with a `uri` column;
+  relative local paths are taken relative to the manifest's folder.
+
+Every listed object becomes exactly one output row, so listing never filters
+by extension: a JPEG named `.wav` or a stray text file gets an error row.
+S3 objects carry their ETag as fingerprint (free with the listing); local
+files get a sha256 of their content when they are read.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from jobs.score.storage import S3Options, filesystem, is_s3, s3_client, split_s3
+
+MANIFEST_SUFFIXES = (".csv", ".parquet")
+
+
+@dataclass(frozen=True)
+class SourceObject:
+    """One object to score. `fingerprint` is None until read (local files); `error` if it cannot be listed."""
+
+    uri: str
+    size_bytes: int | None = None
+    fingerprint: str | None = None
+    error: str | None = None
+
+
+def iter_objects(source: str, options: S3Options | None = None) -> Iterator[SourceObject]:
+    """Yield the objects of `source` (see module docstring), without holding the whole listing."""
+    options = options or S3Options()
+    if source.lower().endswith(MANIFEST_SUFFIXES) and (is_s3(source) or Path(source).is_file()):
+        yield from _iter_manifest(source, options)
+    elif is_s3(source):
+        yield from _iter_s3_prefix(source, options)
+    elif any(ch in source for ch in "*?["):
+        for path in sorted(glob.iglob(source, recursive=True)):
+            if os.path.isfile(path):
+                yield _stat_local(path)
+    elif os.path.isdir(source):
+        yield from _iter_folder(source)
+    elif os.path.isfile(source):
+        yield _stat_local(source)
+    else:
+        raise FileNotFoundError(f"source not found: {source}")
+
+
+def etag_fingerprint(etag: str | None) -> str | None:
+    """S3 ETag without its quotes, prefixed so it is never mistaken for a sha256."""
+    return "etag:" + etag.strip('"') if etag else None
+
+
+def _stat_local(path: str) -> SourceObject:
+    uri = str(Path(path).resolve())
+    try:
+        return SourceObject(uri=uri, size_bytes=os.stat(uri).st_size)
+    except OSError as error:
+        return SourceObject(uri=uri, error=f"unreadable: {error.strerror or error}")
+
+
+def _iter_folder(root: str) -> Iterator[SourceObject]:
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield _stat_local(os.path.join(folder, name))
+
+
+def _iter_s3_prefix(source: str, options: S3Options) -> Iterator[SourceObject]:
+    bucket, prefix = split_s3(source)
+    paginator = s3_client(options).get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            if key.endswith("/"):  # "folder" placeholder objects hold no data
+                continue
+            yield SourceObject(
+                uri=f"s3://{bucket}/{key}",
+                size_bytes=int(item.get("Size", 0)),
+                fingerprint=etag_fingerprint(item.get("ETag")),
+            )
+
+
+def _iter_manifest(manifest: str, options: S3Options) -> Iterator[SourceObject]:
+    base = None if is_s3(manifest) else Path(manifest).resolve().parent
+    for uri in _manifest_uris(manifest, options):
+        uri = uri.strip()
+        if not uri:
+            continue
+        if is_s3(uri):
+            yield _head_s3(uri, options)
+        else:
+            path = Path(uri)
+            if not path.is_absolute() and base is not None:
+                path = base / path
+            yield _stat_local(str(path))
+
+
+def _manifest_uris(manifest: str, options: S3Options) -> Iterator[str]:
+    fs, path = filesystem(manifest, options) if is_s3(manifest) else (None, manifest)
+    if manifest.lower().endswith(".parquet"):
+        parquet = pq.ParquetFile(fs.open_input_file(path) if fs else path)
+        if "uri" not in parquet.schema_arrow.names:
+            raise ValueError(f"manifest {manifest} has no 'uri' column")
+        for batch in parquet.iter_batches(columns=["uri"], batch_size=10_000):
+            yield from (u for u in batch.column(0).to_pylist() if u)
+        return
+    raw = fs.open_input_stream(path) if fs else open(path, "rb")
+    with raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:  # type: ignore[arg-type]
+        reader = csv.DictReader(text)
+        if "uri" not in (reader.fieldnames or []):
+            raise ValueError(f"manifest {manifest} has no 'uri' column")
+        for row in reader:
+            yield row["uri"] or ""
+
+
+def _head_s3(uri: str, options: S3Options) -> SourceObject:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, key = split_s3(uri)
+    try:
+        head = s3_client(options).head_object(Bucket=bucket, Key=key)
+    except (ClientError, BotoCoreError) as error:
+        return SourceObject(uri=uri, error=f"unreadable: {error}")
+    return SourceObject(uri=uri, size_bytes=int(head.get("ContentLength", 0)), fingerprint=etag_fingerprint(head.get("ETag")))

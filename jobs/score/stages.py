@@ -1,0 +1,197 @@
+"""The two Ray Data stages: CPU read+decode+cut, and the inference actor.
+
+Memory per row is bounded whatever the clip length: the decode stage cuts each
+clip into *pieces* of at most `windows_per_piece` windows (a piece carries only
+the samples its windows cover), so a 15-minute file travels as a few ~8 MB
+rows instead of one 60 MB row. The actor scores windows of several pieces in
+one forward pass (short clips have one or two windows each, so batching across
+clips is what keeps the model busy) and returns per-window scores; the driver
+regroups pieces into clips (`jobs.score.pipeline`).
+
+Every input row comes out as at least one row: problems become an `error`
+string ("code: message", codes from `siamese.errors`) instead of an exception.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from siamese.audio import decode_audio
+from siamese.config import AudioConfig
+from siamese.errors import AudioError, TooLarge
+from siamese.windowing import window_starts
+
+from jobs.score.storage import ObjectTooLarge, S3Options, is_s3, read_bytes
+
+# Columns of the rows between the stages (one row per piece of a clip).
+PIECE_SCHEMA = pa.schema(
+    [
+        ("idx", pa.int64()),  # position in this run's listing: the key pieces are regrouped by
+        ("uri", pa.string()),
+        ("size_bytes", pa.int64()),
+        ("fingerprint", pa.string()),
+        ("error", pa.string()),
+        ("duration_s", pa.float64()),
+        ("sample_rate", pa.int32()),
+        ("channels", pa.int32()),
+        ("piece", pa.int32()),
+        ("n_pieces", pa.int32()),
+        ("wave", pa.large_binary()),  # float32 samples covered by this piece's windows
+        ("wave_offset", pa.int64()),  # sample index of wave[0] in the clip
+        ("starts", pa.list_(pa.int64())),  # window starts (clip sample index)
+    ]
+)
+
+# What the actor returns per piece: the piece's metadata plus window scores.
+SCORED_SCHEMA = pa.schema(
+    [f for f in PIECE_SCHEMA if f.name not in ("wave", "wave_offset")]
+    + [("ends", pa.list_(pa.int64())), ("scores", pa.list_(pa.float32()))]
+)
+
+
+def _meta(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "idx": item["idx"],
+        "uri": item["uri"],
+        "size_bytes": item.get("size_bytes"),
+        "fingerprint": item.get("fingerprint"),
+        "error": item.get("error"),
+        "duration_s": None,
+        "sample_rate": None,
+        "channels": None,
+        "piece": 0,
+        "n_pieces": 1,
+        "wave": None,
+        "wave_offset": 0,
+        "starts": [],
+    }
+
+
+def cut_pieces(waveform: np.ndarray, audio: AudioConfig, windows_per_piece: int) -> list[tuple[int, np.ndarray, list[int]]]:
+    """Split a clip into pieces: (offset, samples, window starts), windows as `make_windows` places them."""
+    window = audio.window_samples
+    if len(waveform) <= window:  # one (possibly repeat-padded) window; the actor pads
+        return [(0, waveform, [0])]
+    starts = window_starts(len(waveform), window, audio.hop_samples)
+    pieces = []
+    for first in range(0, len(starts), windows_per_piece):
+        chunk = starts[first : first + windows_per_piece]
+        lo, hi = int(chunk[0]), int(chunk[-1]) + window
+        pieces.append((lo, waveform[lo:hi], [int(s) for s in chunk]))
+    return pieces
+
+
+def decode_batch(
+    batch: pa.Table,
+    audio: dict[str, Any],
+    s3: S3Options,
+    max_file_bytes: int,
+    max_duration_s: float | None,
+    windows_per_piece: int,
+) -> pa.Table:
+    """Ray Data CPU stage: read, fingerprint, decode, resample and cut each object of `batch`."""
+    config = AudioConfig(**audio)
+    rows: list[dict[str, Any]] = []
+    for item in batch.to_pylist():
+        base = _meta(item)
+        if base["error"]:  # listing already failed (e.g. missing file in a manifest)
+            rows.append(base)
+            continue
+        if base["size_bytes"] is not None and base["size_bytes"] > max_file_bytes:
+            base["error"] = str(TooLarge(f"{base['size_bytes']} bytes exceeds the {max_file_bytes} byte limit"))
+            rows.append(base)
+            continue
+        try:
+            data = read_bytes(item["uri"], s3, max_file_bytes)
+        except ObjectTooLarge as error:
+            base["error"] = str(TooLarge(str(error)))
+            rows.append(base)
+            continue
+        except Exception as error:  # noqa: BLE001 - any storage failure is this object's error
+            base["error"] = f"unreadable: {type(error).__name__}: {error}"
+            rows.append(base)
+            continue
+        base["size_bytes"] = len(data)
+        if not is_s3(item["uri"]) or not base["fingerprint"]:
+            base["fingerprint"] = "sha256:" + hashlib.sha256(data).hexdigest()
+        try:
+            decoded = decode_audio(data, config, max_duration_s)
+        except AudioError as error:
+            base["error"] = str(error)
+            rows.append(base)
+            continue
+        except Exception as error:  # noqa: BLE001 - a decoder bug must not kill the job
+            base["error"] = f"undecodable: {type(error).__name__}: {error}"
+            rows.append(base)
+            continue
+        del data
+        base.update(
+            duration_s=decoded.duration_s,
+            sample_rate=decoded.source_sample_rate,
+            channels=decoded.channels,
+        )
+        pieces = cut_pieces(decoded.waveform, config, windows_per_piece)
+        for number, (offset, samples, starts) in enumerate(pieces):
+            rows.append(
+                dict(
+                    base,
+                    piece=number,
+                    n_pieces=len(pieces),
+                    wave=np.ascontiguousarray(samples, dtype=np.float32).tobytes(),
+                    wave_offset=offset,
+                    starts=starts,
+                )
+            )
+    return pa.Table.from_pylist(rows, schema=PIECE_SCHEMA)
+
+
+class PieceScorer:
+    """Ray Data actor: holds one model replica and scores the windows of a batch of pieces."""
+
+    def __init__(self, package: Any, device: str = "cpu", torch_threads: int = 1, batch_size: int = 64) -> None:
+        import torch
+
+        from siamese.detector import Detector
+
+        torch.set_num_threads(max(1, torch_threads))
+        self.detector = Detector(package, device=device)
+        self.audio = package.config.audio
+        self.batch_size = batch_size
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        window = self.audio.window_samples
+        rows = batch.drop_columns(["wave", "wave_offset"]).to_pylist()
+        waves = batch.column("wave").to_pylist()
+        offsets = batch.column("wave_offset").to_pylist()
+        # Flatten: (row, window) pairs over all pieces, scored batch_size at a time.
+        frames: list[np.ndarray] = []
+        owners: list[int] = []
+        for r, (row, raw, offset) in enumerate(zip(rows, waves, offsets, strict=True)):
+            row["ends"], row["scores"] = [], []
+            if row["error"] or raw is None:
+                continue
+            samples = np.frombuffer(raw, dtype=np.float32)
+            for start in row["starts"]:
+                frame = samples[start - offset : start - offset + window]
+                if len(frame) < window:  # short clip: repeat to fill, as make_windows does
+                    row["ends"].append(start + len(frame))
+                    frame = np.tile(frame, int(np.ceil(window / len(frame))))[:window]
+                else:
+                    row["ends"].append(start + window)
+                frames.append(frame)
+                owners.append(r)
+        scores = self._score(frames)
+        for r, value in zip(owners, scores, strict=True):
+            rows[r]["scores"].append(float(value))
+        return pa.Table.from_pylist(rows, schema=SCORED_SCHEMA)
+
+    def _score(self, frames: list[np.ndarray]) -> np.ndarray:
+        out = []
+        for first in range(0, len(frames), self.batch_size):
+            stacked = np.stack(frames[first : first + self.batch_size])
+            out.append(self.detector.score_windows(stacked, batch_size=self.batch_size))
+        return np.concatenate(out) if out else np.zeros(0, np.float32)

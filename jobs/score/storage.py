@@ -1,0 +1,146 @@
+"""Bytes in and Parquet out, for local paths and `s3://` URIs alike.
+
+S3 goes through boto3 for reads/listing and `pyarrow.fs.S3FileSystem` for
+Parquet, both with the standard AWS credential chain and an optional endpoint
+override (MinIO, moto, Ceph...). Parquet parts are written atomically: locally
+through a hidden temporary file and a rename, on S3 by a single upload that
+only becomes visible once complete.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+PART_SUFFIX = ".parquet"
+
+
+def is_s3(uri: str) -> bool:
+    """True for `s3://bucket/key` URIs."""
+    return uri.startswith("s3://")
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    """`s3://bucket/some/key` -> ("bucket", "some/key")."""
+    rest = uri[len("s3://") :]
+    bucket, _, key = rest.partition("/")
+    if not bucket:
+        raise ValueError(f"not an s3://bucket/... URI: {uri!r}")
+    return bucket, key
+
+
+@dataclass(frozen=True)
+class S3Options:
+    """Where S3 lives: endpoint override ("" = AWS) and region."""
+
+    endpoint: str = ""
+    region: str = "us-east-1"
+
+
+@lru_cache(maxsize=8)
+def s3_client(options: S3Options):  # type: ignore[no-untyped-def] # boto3 client
+    """A cached boto3 S3 client (one per process and options; clients are thread-safe)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=options.endpoint or None,
+        region_name=options.region or None,
+        config=Config(retries={"max_attempts": 5, "mode": "standard"}),
+    )
+
+
+class ObjectTooLarge(Exception):
+    """The object is bigger than the configured byte limit (raised before reading it all)."""
+
+
+def read_bytes(uri: str, options: S3Options, max_bytes: int | None = None) -> bytes:
+    """Read a whole local file or S3 object; refuses objects over `max_bytes` without reading them."""
+    if is_s3(uri):
+        bucket, key = split_s3(uri)
+        response = s3_client(options).get_object(Bucket=bucket, Key=key)
+        length = int(response.get("ContentLength") or 0)
+        body = response["Body"]
+        if max_bytes is not None and length > max_bytes:
+            body.close()
+            raise ObjectTooLarge(f"{length} bytes exceeds the {max_bytes} byte limit")
+        try:
+            return body.read()
+        finally:
+            body.close()
+    path = Path(uri)
+    if max_bytes is not None:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ObjectTooLarge(f"{size} bytes exceeds the {max_bytes} byte limit")
+    return path.read_bytes()
+
+
+def filesystem(dest: str, options: S3Options) -> tuple[pafs.FileSystem, str]:
+    """A pyarrow filesystem and the path inside it for a local folder or `s3://bucket/prefix`."""
+    if is_s3(dest):
+        bucket, key = split_s3(dest)
+        kwargs: dict[str, object] = {"region": options.region or "us-east-1"}
+        if options.endpoint:
+            scheme, _, host = options.endpoint.partition("://")
+            kwargs.update(endpoint_override=host or scheme, scheme=scheme if host else "https")
+        return pafs.S3FileSystem(**kwargs), f"{bucket}/{key.strip('/')}".rstrip("/")
+    return pafs.LocalFileSystem(), str(Path(dest).resolve())
+
+
+def ensure_dir(fs: pafs.FileSystem, path: str) -> None:
+    """Create the destination folder (a no-op on S3, where prefixes are implicit)."""
+    if isinstance(fs, pafs.LocalFileSystem):
+        fs.create_dir(path, recursive=True)
+
+
+def list_parts(fs: pafs.FileSystem, path: str) -> list[str]:
+    """Visible Parquet parts under `path` (hidden `.`/`_` files, e.g. temporaries, excluded)."""
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True, recursive=False))
+    except (FileNotFoundError, OSError):
+        return []
+    return sorted(
+        info.path
+        for info in infos
+        if info.type == pafs.FileType.File
+        and info.base_name.endswith(PART_SUFFIX)
+        and not info.base_name.startswith((".", "_"))
+    )
+
+
+def write_part(table: pa.Table, fs: pafs.FileSystem, path: str, options: S3Options | None = None) -> None:
+    """Write one Parquet part so that readers see all of it or nothing."""
+    if isinstance(fs, pafs.LocalFileSystem):
+        folder, name = os.path.split(path)
+        tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            pq.write_table(table, tmp, filesystem=fs, compression="zstd")
+            with open(tmp, "rb+") as handle:  # data on disk before the rename makes it visible
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return
+    # S3: one PutObject of the serialised part; the object exists only once the upload
+    # completes. (Parts are a few MB; a single PUT also avoids multipart quirks of
+    # some S3-compatible stores.) `path` is "bucket/key" as `filesystem` returns it.
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    bucket, _, key = path.partition("/")
+    s3_client(options or S3Options()).put_object(Bucket=bucket, Key=key, Body=sink.getvalue().to_pybytes())
+
+
+def read_parts(fs: pafs.FileSystem, paths: list[str], columns: list[str] | None = None) -> pa.Table:
+    """Concatenate parts (optionally only some columns)."""
+    tables = [pq.read_table(p, filesystem=fs, columns=columns) for p in paths]
+    return pa.concat_tables(tables) if tables else pa.table({})

@@ -1,0 +1,67 @@
+"""`voxguard score SOURCE --out DEST`: score an archive into Parquet (see jobs.score)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from voxguard.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `score` command."""
+    parser = subparsers.add_parser(
+        "score",
+        help="score every clip of a folder, glob, s3:// prefix or manifest into Parquet",
+        description="SOURCE: folder, glob, file, s3://bucket/prefix, or a .csv/.parquet manifest "
+        "with a `uri` column. DEST: local folder or s3://bucket/prefix (Parquet parts).",
+    )
+    parser.add_argument("source")
+    parser.add_argument("--out", required=True, metavar="DEST", help="output folder or s3://bucket/prefix")
+    parser.add_argument("--model", default=None, help="model package (default: VOXGUARD_MODEL / bundled model)")
+    parser.add_argument("--resume", action="store_true", help="skip objects DEST already has (same fingerprint+model)")
+    parser.add_argument("--overwrite", action="store_true", help="delete DEST's existing parts first")
+    parser.add_argument("--limit", type=int, default=None, help="score at most N objects")
+    parser.add_argument("--batch-size", type=int, default=None, help="inference batch, in windows (default 64)")
+    parser.add_argument("--num-actors", type=int, default=None, help="inference actors (0 = automatic)")
+    parser.add_argument("--gpus-per-actor", type=float, default=None, help="GPU fraction per actor when GPUs exist")
+    parser.add_argument("--s3-endpoint", default=None, help="S3-compatible endpoint URL (or VOXGUARD_S3_ENDPOINT)")
+    parser.add_argument("--ray-address", default=None, help="Ray cluster (default: embedded local Ray)")
+    parser.add_argument("--job-id", default=None, help="job id (default: new, or the resumed job's)")
+    parser.add_argument("--part-size", type=int, default=1000, help="clips per Parquet part (the resume granularity)")
+    parser.add_argument("--top", type=int, default=10, help="most suspicious clips to list")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.set_defaults(func=_score)
+
+
+def _score(args: argparse.Namespace) -> int:
+    from jobs.score.pipeline import run_scoring
+    from jobs.score.summary import format_summary
+
+    settings = Settings.from_env(s3_endpoint=args.s3_endpoint, ray_address=args.ray_address)
+    model = args.model or settings.model_path
+    if not args.model and not settings.model_path.exists():
+        print(f"error: no model package at {model}; pass --model PACKAGE or set VOXGUARD_MODEL", file=sys.stderr)
+        return 2
+    try:
+        summary = run_scoring(
+            args.source,
+            args.out,
+            model,
+            settings=settings,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            limit=args.limit,
+            batch_size=args.batch_size,
+            num_actors=args.num_actors,
+            gpus_per_actor=args.gpus_per_actor,
+            job_id=args.job_id,
+            part_size=args.part_size,
+            top_n=args.top,
+        )
+    except (FileExistsError, FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=2, default=str) if args.json else format_summary(summary))
+    return 0
