@@ -16,7 +16,7 @@ install: $(STAMP)
 
 ## Main job: score the bundled sample clips with local Ray and the bundled model.
 score: $(STAMP)
-	$(VENV)/bin/voxguard score examples/clips --out out/scores
+	$(VENV)/bin/voxguard score examples/clips --out out/scores --overwrite
 
 ## The whole test suite.
 test: $(STAMP)

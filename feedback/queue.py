@@ -184,6 +184,26 @@ def enqueue_scores(
     return EnqueueResult(rows=n_rows, errors=n_errors, items_created=n_created)
 
 
+def finish_job(
+    session: Session,
+    job_id: str,
+    status: str = "done",
+    *,
+    model_version: str | None = None,
+    source: str | None = None,
+    dest: str | None = None,
+    now: dt.datetime | None = None,
+) -> ScoringJob:
+    """Close a scoring job's record (created here if the job wrote no rows at all)."""
+    job = session.scalar(select(ScoringJob).where(ScoringJob.job_id == job_id))
+    if job is None:
+        job = ScoringJob(job_id=job_id, source=source, dest=dest, model_version=model_version)
+        session.add(job)
+    job.status, job.finished_at = status, now or utcnow()
+    audit(session, "scoring", "job.finish", job_id=job_id, status=status)
+    return job
+
+
 def _enqueue_chunk(
     session: Session, rows: Sequence[Mapping[str, Any]], job: ScoringJob, model_version: str,
     uncertain_below: float | None,

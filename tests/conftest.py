@@ -19,6 +19,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # works with or withou
 import pg_server  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep every test's local state (SQLite file, caches) out of the checkout's var/.
+
+    Set in os.environ so CLI subprocesses and Ray workers inherit it; tests that
+    need their own database still pass a URL explicitly.
+    """
+    saved = {k: os.environ.get(k) for k in ("VOXGUARD_DATA_DIR", "VOXGUARD_DB_URL")}
+    os.environ["VOXGUARD_DATA_DIR"] = str(tmp_path_factory.mktemp("voxguard-var"))
+    os.environ.pop("VOXGUARD_DB_URL", None)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture(scope="session")
 def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a PostgreSQL server for the whole test session."""

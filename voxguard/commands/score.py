@@ -32,18 +32,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--part-size", type=int, default=1000, help="clips per Parquet part (the resume granularity)")
     parser.add_argument("--top", type=int, default=10, help="most suspicious clips to list")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument(
+        "--no-feedback", action="store_true",
+        help="do not record scores and flagged clips in the feedback database (VOXGUARD_DB_URL)",
+    )
     parser.set_defaults(func=_score)
 
 
 def _score(args: argparse.Namespace) -> int:
+    from jobs.model_source import resolve_model
+    from jobs.score.feedback_sink import FeedbackSink
     from jobs.score.pipeline import run_scoring
     from jobs.score.summary import format_summary
 
     settings = Settings.from_env(s3_endpoint=args.s3_endpoint, ray_address=args.ray_address)
-    model = args.model or settings.model_path
-    if not args.model and not settings.model_path.exists():
-        print(f"error: no model package at {model}; pass --model PACKAGE or set VOXGUARD_MODEL", file=sys.stderr)
+    try:
+        # --model, else the registry's production model, else the bundled one.
+        model = resolve_model(settings, args.model)
+    except FileNotFoundError as error:
+        print(f"error: {error}; pass --model PACKAGE or set VOXGUARD_MODEL", file=sys.stderr)
         return 2
+    sink = None if args.no_feedback else FeedbackSink(settings, args.source, args.out)
     try:
         summary = run_scoring(
             args.source,
@@ -59,9 +68,13 @@ def _score(args: argparse.Namespace) -> int:
             job_id=args.job_id,
             part_size=args.part_size,
             top_n=args.top,
+            on_rows=sink.on_rows if sink else None,
         )
     except (FileExistsError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if sink is not None:
+        sink.finish(summary)
+        summary["review_items_created"] = sink.items_created
     print(json.dumps(summary, indent=2, default=str) if args.json else format_summary(summary))
     return 0

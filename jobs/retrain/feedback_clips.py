@@ -1,0 +1,74 @@
+"""Verified reviewer feedback as training clips, split into train and held-back parts."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from feedback.queue import verified_feedback
+from jobs.score.storage import S3Options, read_bytes
+from siamese.audio import decode_audio
+from siamese.config import AudioConfig
+from siamese.errors import AudioError
+from siamese.training import ClipSet
+
+
+@dataclass
+class FeedbackClips:
+    """Feedback clips the challenger trains on, and the ones held back for the gate."""
+
+    train: ClipSet
+    heldback: ClipSet
+    skipped: list[str] = field(default_factory=list)
+
+
+def _empty() -> ClipSet:
+    return ClipSet(waveforms=[], labels=np.zeros(0, dtype=np.int64), groups=[], generators=[], clip_ids=[])
+
+
+def _holdback_order(uri: str, seed: int) -> str:
+    # A stable pseudo-random order: the same clip is always held back (or not) for a given seed.
+    return hashlib.sha256(f"{seed}|{uri}".encode()).hexdigest()
+
+
+def load_feedback_clips(
+    session: Session,
+    audio: AudioConfig,
+    s3: S3Options,
+    holdback_fraction: float = 0.3,
+    min_heldback: int = 2,
+    seed: int = 0,
+) -> FeedbackClips:
+    """Decode every clip with a definitive final verdict (latest verdict per URI wins)."""
+    latest: dict[str, str] = {}
+    for uri, verdict, _ in verified_feedback(session):
+        latest[uri] = verdict
+    clips: list[tuple[str, np.ndarray, int]] = []
+    skipped = []
+    for uri, verdict in sorted(latest.items()):
+        try:
+            waveform = decode_audio(read_bytes(uri, s3), audio).waveform
+        except (AudioError, OSError, ValueError) as error:
+            skipped.append(f"{uri}: {error}")
+            continue
+        clips.append((uri, waveform, 1 if verdict == "bonafide" else 0))
+    clips.sort(key=lambda c: _holdback_order(c[0], seed))
+    n_held = min(len(clips) // 2, max(min_heldback, math.ceil(holdback_fraction * len(clips))))
+    held, train = clips[:n_held], clips[n_held:]
+    return FeedbackClips(train=_as_clipset(train), heldback=_as_clipset(held), skipped=skipped)
+
+
+def _as_clipset(items: list[tuple[str, np.ndarray, int]]) -> ClipSet:
+    if not items:
+        return _empty()
+    return ClipSet(
+        waveforms=[w for _, w, _ in items],
+        labels=np.array([y for _, _, y in items], dtype=np.int64),
+        groups=[f"feedback:{u}" for u, _, _ in items],
+        generators=["feedback" if y == 0 else "bonafide" for _, _, y in items],
+        clip_ids=[f"feedback:{u}" for u, _, _ in items],
+    )

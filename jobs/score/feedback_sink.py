@@ -1,0 +1,40 @@
+"""Scoring -> feedback database: every written part's rows are stored, flagged
+clips enter the review queue (idempotently), and the job record is closed at the end."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from feedback.db import session_factory, session_scope, upgrade
+from feedback.queue import enqueue_scores, finish_job
+from voxguard.settings import Settings
+
+
+class FeedbackSink:
+    """`on_rows` hook for `run_scoring`; job id and model version come with the rows."""
+
+    def __init__(self, settings: Settings, source: str, dest: str) -> None:
+        url = settings.database_url
+        upgrade(url)  # idempotent and cheap: a scoring job never meets a missing schema
+        self._factory = session_factory(url)
+        self.source, self.dest = source, dest
+        self.items_created = 0
+
+    def on_rows(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Store one part's rows (called after the part is durably written)."""
+        if not rows:
+            return
+        with session_scope(self._factory) as session:
+            result = enqueue_scores(
+                session, rows, rows[0]["job_id"], rows[0]["model_version"], source=self.source, dest=self.dest
+            )
+            self.items_created += result.items_created
+
+    def finish(self, summary: dict[str, Any], status: str = "done") -> None:
+        """Close the job record from the job summary."""
+        with session_scope(self._factory) as session:
+            finish_job(
+                session, summary["job_id"], status,
+                model_version=summary.get("model_version"), source=self.source, dest=self.dest,
+            )

@@ -1,0 +1,120 @@
+"""The whole loop on real parts (local Ray, Ray Train, SQLite, the CLI):
+
+score -> clips flagged -> reviewers' verdicts (mismatches) -> policy triggers ->
+retrain -> gate -> promote -> the next scoring run reports the new model version
+and gets the corrected clips right.
+
+The champion learns "gated high tone bursts = synthetic" from the tiny corpus.
+The archive then holds *real* recordings from a new channel that also carries
+lower (2.2 kHz) bursts: the champion flags them, reviewers say bona fide, and the
+retrained model must learn the difference without getting worse on the gate set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import soundfile
+
+ray = pytest.importorskip("ray")
+
+from feedback.db import session_factory, session_scope, upgrade  # noqa: E402
+from feedback.models import RetrainRun  # noqa: E402
+from feedback.policy import update_policy  # noqa: E402
+from feedback.queue import list_queue, record_verdict  # noqa: E402
+from feedback.registry import production  # noqa: E402
+from feedback.reviewers import add_reviewer  # noqa: E402
+from feedback.scheduler import tick  # noqa: E402
+from jobs.retrain.job import RetrainConfig, run_retraining  # noqa: E402
+from jobs.train.config import TrainJobConfig  # noqa: E402
+from jobs.train.trainer import train  # noqa: E402
+from train_tiny import SR, _clip, tiny_model_config, write_tiny_corpus  # noqa: E402
+from voxguard.cli import main as voxguard  # noqa: E402
+from voxguard.settings import Settings  # noqa: E402
+
+N_NEW_CHANNEL = 24
+
+
+def _write_new_channel_archive(folder: Path, seed: int = 7) -> list[Path]:
+    """Bona fide clips from a channel with 2.2 kHz bursts (generator index -2 of the tiny corpus)."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    paths = []
+    for i in range(N_NEW_CHANNEL):
+        path = folder / f"channel-b-{i:02d}.flac"
+        soundfile.write(path, _clip(rng, spoof=True, generator=-2), SR, subtype="PCM_16")
+        paths.append(path)
+    return paths
+
+
+def _scores(dest: Path) -> dict[str, dict]:
+    table = pq.read_table(dest)
+    return {Path(r["uri"]).name: r for r in table.to_pylist()}
+
+
+@pytest.mark.slow
+def test_score_review_retrain_promote_rescore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    manifest = write_tiny_corpus(tmp_path / "corpus", per_split=24)
+    db_url = f"sqlite:///{tmp_path / 'feedback.db'}"
+    upgrade(db_url)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        champion = train(
+            TrainJobConfig(
+                manifest=manifest, out=tmp_path / "champion.vxpkg", model=tiny_model_config(), epochs=4,
+                batch_size=16, batches_per_epoch=30, lr=3e-3, num_workers=1,
+                storage_path=str(tmp_path / "runs"), name="champion", resume=False,
+                cache_dir=tmp_path / "var" / "cache" / "decoded", devset=None, verbose=False,
+            )
+        )
+        monkeypatch.setenv("VOXGUARD_DATA_DIR", str(tmp_path / "var"))
+        monkeypatch.setenv("VOXGUARD_DB_URL", db_url)
+        monkeypatch.setenv("VOXGUARD_MODEL", str(champion.package_path))
+        archive = tmp_path / "archive"
+        _write_new_channel_archive(archive)
+
+        # 1. Score: the champion flags the new channel's real recordings.
+        assert voxguard(["score", str(archive), "--out", str(tmp_path / "scores-1")]) == 0
+        first = _scores(tmp_path / "scores-1")
+        assert len(first) == N_NEW_CHANNEL and all(r["model_version"] == champion.version for r in first.values())
+        flagged = [name for name, r in first.items() if r["flagged"]]
+        assert len(flagged) >= N_NEW_CHANNEL // 2, "the champion should mistake the new channel for synthetic"
+
+        # 2. Reviewers: every queued clip is real (mismatches wherever the model said spoof).
+        factory = session_factory(db_url)
+        with session_scope(factory) as s:
+            add_reviewer(s, "lead", "lead-password", role="lead", rounds=4)
+            page = list_queue(s, page_size=100)
+            assert {Path(row.uri).name for row in page.rows} == set(flagged)
+            for row in page.rows:
+                record_verdict(s, row.item_id, "lead", "bonafide", note="known call-centre line")
+            update_policy(s, min_mismatches=4, max_age_days=30, actor="lead")
+
+        # 3. Policy triggers, the scheduler launches the retraining (in process), the gate decides.
+        def launch(run: RetrainRun) -> None:
+            run_retraining(
+                RetrainConfig(run_id=run.id, epochs=6, feedback_weight=12.0, num_workers=1, max_gate_clips=None),
+                Settings.from_env(),
+            )
+
+        run = tick(factory, launch, holder="test-scheduler")
+        assert run is not None and run.trigger == "mismatches"
+        with session_scope(factory) as s:
+            finished = s.get(RetrainRun, run.id)
+            assert finished.status == "succeeded", finished.error
+            assert finished.gate["promote"], finished.gate["reason"]
+            new_version = production(s).version
+            assert finished.champion_version == champion.version
+            assert new_version == finished.challenger_version != champion.version
+
+        # 4. The next scoring run uses the promoted model and gets the corrected clips right.
+        assert voxguard(["score", str(archive), "--out", str(tmp_path / "scores-2")]) == 0
+        second = _scores(tmp_path / "scores-2")
+        assert all(r["model_version"] == new_version for r in second.values())
+        corrected = sum(second[name]["label"] == "bonafide" for name in flagged)
+        assert corrected >= 0.75 * len(flagged), (corrected, len(flagged))
+    finally:
+        ray.shutdown()

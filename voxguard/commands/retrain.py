@@ -1,0 +1,60 @@
+"""`voxguard retrain`: fine-tune the production model on verified feedback, gate, promote."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "retrain",
+        help="retrain from reviewer feedback now (or run a scheduled run with --run-id)",
+        description="Fine-tune the production model on its training data plus verified reviewer "
+        "feedback; promote the challenger only if the gate says it is better.",
+    )
+    parser.add_argument("--run-id", type=int, help="the scheduled RetrainRun to execute (set by the scheduler)")
+    parser.add_argument("--manifest", type=Path, help="training manifest (default: the one the model was trained on)")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--feedback-weight", type=float, default=8.0, help="how much more often a feedback clip is drawn")
+    parser.add_argument("--holdback", type=float, default=0.3, help="fraction of feedback held back for the gate")
+    parser.add_argument("--num-workers", type=int, default=1)
+    parser.add_argument("--use-gpu", action="store_true")
+    parser.add_argument("--db-url", help="feedback database URL (default: VOXGUARD_DB_URL or SQLite under var/)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from feedback.db import session_factory, session_scope
+    from feedback.policy import request_retrain
+    from feedback.scheduler import default_holder, tick
+    from jobs.retrain.job import RetrainConfig, run_retraining
+    from voxguard.settings import Settings
+
+    settings = Settings.from_env(db_url=args.db_url)
+
+    def execute(run_id: int) -> None:
+        outcome = run_retraining(
+            RetrainConfig(
+                run_id=run_id, manifest=args.manifest, holdback_fraction=args.holdback,
+                feedback_weight=args.feedback_weight, epochs=args.epochs,
+                num_workers=args.num_workers, use_gpu=args.use_gpu,
+            ),
+            settings,
+        )
+        print(json.dumps({"run_id": outcome.run_id, "champion": outcome.champion, "challenger": outcome.challenger,
+                          "promoted": outcome.promoted, "reason": outcome.gate["reason"]}, indent=2))
+
+    if args.run_id is not None:
+        execute(args.run_id)
+        return 0
+    # On demand: the same path as the scheduler (lease, run record), launched in this process.
+    factory = session_factory(settings.database_url)
+    with session_scope(factory) as session:
+        request_retrain(session, requested_by="cli", reason="voxguard retrain")
+    launched = tick(factory, lambda run: execute(run.id), holder=default_holder())
+    if launched is None:
+        print("another retraining holds the lease; nothing started")
+        return 1
+    return 0
