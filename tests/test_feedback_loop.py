@@ -14,10 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import soundfile
 
 ray = pytest.importorskip("ray")
 
@@ -31,23 +29,11 @@ from feedback.scheduler import tick  # noqa: E402
 from jobs.retrain.job import RetrainConfig, run_retraining  # noqa: E402
 from jobs.train.config import TrainJobConfig  # noqa: E402
 from jobs.train.trainer import train  # noqa: E402
-from train_tiny import SR, _clip, tiny_model_config, write_tiny_corpus  # noqa: E402
+from train_tiny import tiny_model_config, write_new_channel_archive, write_tiny_corpus  # noqa: E402
 from voxguard.cli import main as voxguard  # noqa: E402
 from voxguard.settings import Settings  # noqa: E402
 
 N_NEW_CHANNEL = 24
-
-
-def _write_new_channel_archive(folder: Path, seed: int = 7) -> list[Path]:
-    """Bona fide clips from a channel with 2.2 kHz bursts (generator index -2 of the tiny corpus)."""
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True)
-    paths = []
-    for i in range(N_NEW_CHANNEL):
-        path = folder / f"channel-b-{i:02d}.flac"
-        soundfile.write(path, _clip(rng, spoof=True, generator=-2), SR, subtype="PCM_16")
-        paths.append(path)
-    return paths
 
 
 def _scores(dest: Path) -> dict[str, dict]:
@@ -74,7 +60,7 @@ def test_score_review_retrain_promote_rescore(tmp_path: Path, monkeypatch: pytes
         monkeypatch.setenv("VOXGUARD_DB_URL", db_url)
         monkeypatch.setenv("VOXGUARD_MODEL", str(champion.package_path))
         archive = tmp_path / "archive"
-        _write_new_channel_archive(archive)
+        write_new_channel_archive(archive, N_NEW_CHANNEL)
 
         # 1. Score: the champion flags the new channel's real recordings.
         assert voxguard(["score", str(archive), "--out", str(tmp_path / "scores-1")]) == 0

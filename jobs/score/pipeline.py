@@ -75,12 +75,16 @@ def run_scoring(
     on_rows: OnRows | None = None,
     progress: Callable[[str], None] | None = None,
     progress_every_s: float = 10.0,
+    group: str | None = None,
+    enrolled: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Score every object of `source` into Parquet parts under `dest`; return the job summary.
 
     `on_rows(rows)` is called after each part is durably written, with that part's
     rows (dicts with the output columns): the hook for the feedback database.
     `progress` receives progress lines (default: stderr); pass `lambda s: None` to silence.
+    `group` with `enrolled` [n, embedding_dim]: verified bona fide references of that group
+    (e.g. a known phone line) added to the model's reference bank for this job.
     Raises FileExistsError when `dest` already holds parts and neither `resume`
     nor `overwrite` is set.
     """
@@ -90,6 +94,8 @@ def run_scoring(
     batch_size = int(batch_size or settings.batch_size)
     package = ModelPackage.load(model or settings.model_path)
     version = package.version
+    if group is not None and enrolled is not None and len(enrolled):
+        package.enrolled[group] = np.asarray(enrolled, dtype=np.float32)
 
     fs, dest_path = filesystem(dest, s3)
     ensure_dir(fs, dest_path)
@@ -122,7 +128,7 @@ def run_scoring(
         f"[score] job {job_id}: {len(items)} to score ({stats.skipped} already in {dest}), model {version}"
     )
     if items:
-        rows_iter = _score_items(items, package, settings, s3, batch_size, num_actors, gpus_per_actor)
+        rows_iter = _score_items(items, package, settings, s3, batch_size, num_actors, gpus_per_actor, group)
         _write_rows(rows_iter, len(items), package, job_id, fs, s3, dest_path, part_size, stats, on_rows, progress, progress_every_s)
     summary = stats.as_dict()
     progress(stats.progress_line(len(items)))
@@ -137,6 +143,7 @@ def _score_items(
     batch_size: int,
     num_actors: int | None,
     gpus_per_actor: float | None,
+    group: str | None = None,
 ):  # type: ignore[no-untyped-def] # -> iterator of pyarrow tables (SCORED_SCHEMA)
     """Build and run the Ray Data pipeline; yields scored piece batches as they finish."""
     import ray
@@ -187,6 +194,7 @@ def _score_items(
             "device": plan["device"],
             "torch_threads": plan["torch_threads"],
             "batch_size": batch_size,
+            "group": group,
         },
     )
     yield from dataset.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=1)

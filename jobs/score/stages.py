@@ -152,7 +152,9 @@ def decode_batch(
 class PieceScorer:
     """Ray Data actor: holds one model replica and scores the windows of a batch of pieces."""
 
-    def __init__(self, package: Any, device: str = "cpu", torch_threads: int = 1, batch_size: int = 64) -> None:
+    def __init__(
+        self, package: Any, device: str = "cpu", torch_threads: int = 1, batch_size: int = 64, group: str | None = None
+    ) -> None:
         import torch
 
         from siamese.detector import Detector
@@ -161,6 +163,8 @@ class PieceScorer:
         self.detector = Detector(package, device=device)
         self.audio = package.config.audio
         self.batch_size = batch_size
+        # Enrolled bona fide references of this group (instant adaptation) join the bank.
+        self.group = group
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         window = self.audio.window_samples
@@ -193,5 +197,5 @@ class PieceScorer:
         out = []
         for first in range(0, len(frames), self.batch_size):
             stacked = np.stack(frames[first : first + self.batch_size])
-            out.append(self.detector.score_windows(stacked, batch_size=self.batch_size))
+            out.append(self.detector.score_windows(stacked, group=self.group, batch_size=self.batch_size))
         return np.concatenate(out) if out else np.zeros(0, np.float32)

@@ -33,6 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--top", type=int, default=10, help="most suspicious clips to list")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument(
+        "--group", default=None,
+        help="also compare against this group's enrolled bona fide references (see `voxguard enroll`)",
+    )
+    parser.add_argument(
         "--no-feedback", action="store_true",
         help="do not record scores and flagged clips in the feedback database (VOXGUARD_DB_URL)",
     )
@@ -53,6 +57,14 @@ def _score(args: argparse.Namespace) -> int:
         print(f"error: {error}; pass --model PACKAGE or set VOXGUARD_MODEL", file=sys.stderr)
         return 2
     sink = None if args.no_feedback else FeedbackSink(settings, args.source, args.out)
+    enrolled = None
+    if args.group:
+        from jobs.enroll import group_bank
+        from siamese.package import ModelPackage
+
+        enrolled = group_bank(settings, ModelPackage.load(model).version, args.group)
+        if enrolled is None:
+            print(f"warning: group {args.group!r} has no enrolled references for this model", file=sys.stderr)
     try:
         summary = run_scoring(
             args.source,
@@ -69,6 +81,8 @@ def _score(args: argparse.Namespace) -> int:
             part_size=args.part_size,
             top_n=args.top,
             on_rows=sink.on_rows if sink else None,
+            group=args.group,
+            enrolled=enrolled,
         )
     except (FileExistsError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
