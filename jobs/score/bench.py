@@ -130,7 +130,8 @@ def run_bench(
     log(f"[bench] generating {n_files} files in {src}")
     audio_s = generate_files(src, n_files) if n_files else 0.0
     paths = sorted(str(p) for p in src.iterdir()) if n_files else []
-    detector = Detector.from_package(model, device="cpu")
+    # The naive loop runs where the pipeline's actors run: the GPU when there is one.
+    detector = Detector.from_package(model)
     audio_config = detector.audio_config
     torch.set_num_threads(os.cpu_count() or 1)
     decoded_s = 0.0

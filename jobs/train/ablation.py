@@ -1,0 +1,151 @@
+"""Ablation: short training runs that change one design choice each, scored on the
+cross-corpus devset and the corpus test split; writes a Markdown table.
+
+Usage: python -m jobs.train.ablation --manifest var/corpus/manifest.parquet --out var/ablation
+
+The Mahalanobis variant re-uses the baseline's weights: with the identity
+precision used during training, Mahalanobis scores are exactly twice the
+cosine scores, so training it again would repeat the baseline run; only the
+precision fitted on bona fide training embeddings afterwards differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from jobs.train.config import TrainJobConfig, default_model_config
+from jobs.train.data import rows_to_clipset
+from jobs.train.trainer import prepare_data, train
+from siamese.package import ModelPackage
+from siamese.training import evaluate, fit_mahalanobis
+
+# name -> (changed config section, changes); objective is a job field, the rest model sections.
+VARIANTS: dict[str, tuple[str, dict]] = {
+    "baseline": ("", {}),
+    "objective=triplet": ("job", {"objective": "triplet"}),
+    "objective=oneclass": ("job", {"objective": "oneclass"}),
+    "frontend=logmel": ("frontend", {"kind": "logmel"}),
+    "frontend=lfcc": ("frontend", {"kind": "lfcc"}),
+    "pooling=mean": ("encoder", {"pooling": "mean"}),
+    "comparison=euclidean": ("comparison", {"kind": "euclidean"}),
+    "comparison=mahalanobis": ("derived", {}),
+    "augmentation=off": ("job", {"augmentation": False}),
+}
+
+
+def variant_config(base: TrainJobConfig, name: str, out_dir: Path) -> TrainJobConfig:
+    """`base` with one design choice changed."""
+    section, changes = VARIANTS[name]
+    safe = name.replace("=", "-")
+    config = dataclasses.replace(base, out=out_dir / f"{safe}.vxpkg", name=f"ablation-{safe}", resume=False)
+    if section == "job":
+        return dataclasses.replace(config, **changes)
+    if section in ("frontend", "encoder", "comparison"):
+        return dataclasses.replace(config, model=config.model.replace(**{section: changes}))
+    return config
+
+
+def mahalanobis_from(baseline: Path, config: TrainJobConfig) -> ModelPackage:
+    """Baseline weights with the Mahalanobis comparison fitted on training bona fide embeddings."""
+    pkg = ModelPackage.load(baseline)
+    model = pkg.config.replace(comparison={"kind": "mahalanobis"})
+    pkg = dataclasses.replace(pkg, config=model, version="")
+    network = pkg.build_network()
+    data = prepare_data(config)
+    device = torch.device("cpu")
+    fit_mahalanobis(network, rows_to_clipset(data["train"].drop_duplicates("cache")), device)
+    from siamese.training import package_model
+
+    new = package_model(network, rows_to_clipset(data["dev"]), rows_to_clipset(data["test"]),
+                        list(data["train"]["clip_id"]), dict(pkg.training), device)
+    if "devset" in data:
+        new.metrics["devset"] = evaluate(network, rows_to_clipset(data["devset"]), new.calibration,
+                                         new.operating_point, device)
+    return new
+
+
+def table(rows: list[dict]) -> str:
+    """Markdown table of the ablation results."""
+    lines = [
+        "| Variant | Devset EER | Test EER | Dev EER | Test minDCF | Epochs | Wall s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        def pct(v):
+            return "n/a" if v is None else f"{100 * v:.2f}%"
+        lines.append(f"| {r['variant']} | {pct(r['devset_eer'])} | {pct(r['test_eer'])} | {pct(r['dev_eer'])} "
+                     f"| {r['test_min_dcf']:.4f} | {r['epochs']} | {r['wall_s']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _row(name: str, pkg: ModelPackage, wall: float) -> dict:
+    m = pkg.metrics
+    return {
+        "variant": name,
+        "devset_eer": m.get("devset", {}).get("eer"),
+        "test_eer": m["test"]["eer"],
+        "dev_eer": m["dev"]["eer"],
+        "test_min_dcf": m["test"]["min_dcf"],
+        "epochs": pkg.training.get("epochs_run"),
+        "wall_s": wall,
+        "version": pkg.version,
+    }
+
+
+def run(base: TrainJobConfig, out_dir: Path, names: list[str]) -> list[dict]:
+    """Train each variant in turn (baseline first when Mahalanobis is asked for); append rows to out_dir."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+    results_file = out_dir / "ablation.jsonl"
+    for name in names:
+        started = time.time()
+        config = variant_config(base, name, out_dir)
+        if VARIANTS[name][0] == "derived":
+            pkg = mahalanobis_from(out_dir / "baseline.vxpkg", config)
+            pkg.save(config.out)
+        else:
+            pkg = ModelPackage.load(train(config).package_path)
+        rows.append(_row(name, pkg, time.time() - started))
+        with results_file.open("a") as f:
+            f.write(json.dumps(rows[-1]) + "\n")
+        (out_dir / "ablation.md").write_text(table(rows))
+        print(table(rows), flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: short runs of every variant (or --only a,b), Markdown table to OUT/ablation.md."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--manifest", type=Path, required=True)
+    p.add_argument("--out", type=Path, default=Path("var/ablation"))
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batches-per-epoch", type=int, default=40)
+    p.add_argument("--num-workers", type=int, default=1)
+    p.add_argument("--max-eval-clips", type=int, default=400)
+    p.add_argument("--only", default="", help="comma-separated variant names")
+    p.add_argument("--storage-path", default=None)
+    args = p.parse_args(argv)
+    names = [n for n in args.only.split(",") if n] or list(VARIANTS)
+    unknown = set(names) - set(VARIANTS)
+    if unknown:
+        p.error(f"unknown variants {sorted(unknown)}; known: {list(VARIANTS)}")
+    if "comparison=mahalanobis" in names and "baseline" not in names and not (args.out / "baseline.vxpkg").exists():
+        names.insert(0, "baseline")
+    base = TrainJobConfig(
+        manifest=args.manifest, out=args.out / "x.vxpkg", model=default_model_config(), epochs=args.epochs,
+        batches_per_epoch=args.batches_per_epoch, num_workers=args.num_workers, patience=args.epochs,
+        max_dev_clips=args.max_eval_clips, max_test_clips=args.max_eval_clips, verbose=False,
+        **({"storage_path": args.storage_path} if args.storage_path else {}),
+    )
+    run(base, args.out, names)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

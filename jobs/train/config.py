@@ -1,0 +1,73 @@
+"""Typed configuration and result of a training job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from siamese.config import ModelConfig, ObjectiveKind
+from siamese.training import ClipSet
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_model_config() -> ModelConfig:
+    """The bundled model's network: 2 s windows keep CPU training and serving cheap."""
+    return ModelConfig().replace(audio={"window_s": 2.0, "hop_s": 1.0})
+
+
+@dataclass
+class TrainJobConfig:
+    """Everything one training run needs. Paths may be local; `storage_path` may be s3://."""
+
+    manifest: Path
+    out: Path
+    model: ModelConfig = field(default_factory=default_model_config)
+    objective: ObjectiveKind = "contrastive"
+    epochs: int = 12
+    batch_size: int = 32
+    # Batches per epoch summed over all workers (None: one pass over the train clips).
+    batches_per_epoch: int | None = None
+    lr: float = 2e-3
+    weight_decay: float = 1e-3
+    warmup_epochs: int = 1
+    patience: int = 4
+    seed: int = 0
+    num_workers: int = 2
+    use_gpu: bool = False
+    gpus_per_worker: float = 1.0
+    cpus_per_worker: float = 1.0
+    storage_path: str = str(REPO_ROOT / "var" / "train-runs")
+    name: str = "voxguard-train"
+    # False: start afresh even when `storage_path/name` holds an earlier run (its folder is removed if local).
+    resume: bool = True
+    max_failures: int = 1
+    # Fine-tune from this package's config and weights (transfer learning / retraining).
+    init: Path | None = None
+    # Extra training clips (e.g. reviewer feedback) and how much more often they are drawn.
+    extra_train: ClipSet | None = None
+    extra_weight: float = 1.0
+    # Corpus augmented variants included in training (the ablation switches this off).
+    augmentation: bool = True
+    cache_dir: Path = REPO_ROOT / "var" / "cache" / "decoded"
+    # Cross-corpus devset, for reporting only; skipped when the folder is absent.
+    devset: Path | None = REPO_ROOT.parent / "shared" / "devset"
+    ray_address: str = ""
+    # Caps on dev / test clips (None: all), class-balanced: dev is scored every epoch, so it sets the epoch cost.
+    max_dev_clips: int | None = None
+    max_test_clips: int | None = None
+    verbose: bool = True
+
+
+@dataclass
+class TrainResult:
+    """What a run produced."""
+
+    package_path: Path
+    version: str
+    metrics: dict[str, Any]
+    history: list[dict[str, float]]
+    resumed_from_epoch: int | None
+    wall_s: float
+    run_dir: str

@@ -1,0 +1,87 @@
+"""`voxguard train`: train a model package from a corpus manifest with Ray Train."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from jobs.train.config import REPO_ROOT, TrainJobConfig, default_model_config
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `train` command."""
+    p = subparsers.add_parser("train", help="train a model package (Ray Train, DDP)")
+    p.add_argument("--manifest", type=Path, default=REPO_ROOT / "var" / "corpus" / "manifest.parquet",
+                   help="corpus manifest (.parquet from `voxguard corpus build`, or a path,label,source,speaker CSV)")
+    p.add_argument("--out", type=Path, required=True, help="model package to write (.vxpkg); its Markdown card goes next to it as .md")
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batches-per-epoch", type=int, default=None, help="summed over workers (default: one pass)")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--patience", type=int, default=4, help="epochs without dev-EER gain before stopping")
+    p.add_argument("--num-workers", type=int, default=2)
+    p.add_argument("--cpus-per-worker", type=float, default=1.0)
+    p.add_argument("--use-gpu", action="store_true")
+    p.add_argument("--gpus-per-worker", type=float, default=1.0)
+    p.add_argument("--objective", choices=["contrastive", "triplet", "oneclass"], default="contrastive")
+    p.add_argument("--frontend", choices=["logmel", "loglinear", "lfcc"], default=None)
+    p.add_argument("--pooling", choices=["attentive", "mean"], default=None)
+    p.add_argument("--comparison", choices=["cosine", "euclidean", "mahalanobis"], default=None)
+    p.add_argument("--channels", default=None, help="encoder channels, e.g. 16,32,64,128")
+    p.add_argument("--window-s", type=float, default=None)
+    p.add_argument("--max-dev-clips", type=int, default=None, help="cap on dev clips (scored every epoch)")
+    p.add_argument("--max-test-clips", type=int, default=None, help="cap on test clips")
+    p.add_argument("--no-augmentation", action="store_true", help="leave out the corpus's augmented variants")
+    p.add_argument("--storage-path", default=str(REPO_ROOT / "var" / "train-runs"), help="local folder or s3://bucket/prefix")
+    p.add_argument("--name", default="voxguard-train", help="run name; the same name + storage path resumes")
+    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                   help="resume an interrupted run of the same name (default) or start afresh")
+    p.add_argument("--init", type=Path, default=None, help="fine-tune from this package (its architecture is kept)")
+    p.add_argument("--devset", type=Path, default=REPO_ROOT.parent / "shared" / "devset",
+                   help="cross-corpus devset folder, for reporting only (skipped if absent)")
+    p.add_argument("--cache-dir", type=Path, default=REPO_ROOT / "var" / "cache" / "decoded")
+    p.add_argument("--ray-address", default="", help="Ray cluster address (default: local Ray)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_run)
+
+
+def _model(args: argparse.Namespace):
+    model = default_model_config()
+    if args.frontend:
+        model = model.replace(frontend={"kind": args.frontend})
+    if args.pooling:
+        model = model.replace(encoder={"pooling": args.pooling})
+    if args.channels:
+        model = model.replace(encoder={"channels": tuple(int(c) for c in args.channels.split(","))})
+    if args.comparison:
+        model = model.replace(comparison={"kind": args.comparison})
+    if args.window_s:
+        model = model.replace(audio={"window_s": args.window_s, "hop_s": args.window_s / 2})
+    return model
+
+
+def _run(args: argparse.Namespace) -> int:
+    from jobs.train.trainer import train
+
+    config = TrainJobConfig(
+        manifest=args.manifest, out=args.out, model=_model(args), objective=args.objective,
+        epochs=args.epochs, batch_size=args.batch_size, batches_per_epoch=args.batches_per_epoch,
+        lr=args.lr, patience=args.patience, seed=args.seed, num_workers=args.num_workers,
+        cpus_per_worker=args.cpus_per_worker, use_gpu=args.use_gpu, gpus_per_worker=args.gpus_per_worker,
+        storage_path=args.storage_path, name=args.name, resume=args.resume, init=args.init,
+        augmentation=not args.no_augmentation, max_dev_clips=args.max_dev_clips, max_test_clips=args.max_test_clips, cache_dir=args.cache_dir,
+        devset=args.devset if args.devset and args.devset.exists() else None, ray_address=args.ray_address,
+    )
+    result = train(config)
+    summary = {
+        "package": str(result.package_path), "version": result.version,
+        "resumed_from_epoch": result.resumed_from_epoch, "wall_s": round(result.wall_s, 1),
+        "history": result.history,
+    }
+    for key in ("test", "devset"):
+        card = result.metrics.get(key)
+        if card:
+            summary[key] = {k: card.get(k) for k in ("eer", "min_dcf", "cllr", "accuracy", "roc_auc")}
+    print(json.dumps(summary, indent=2))
+    return 0
