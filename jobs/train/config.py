@@ -59,6 +59,11 @@ class TrainJobConfig:
     max_test_clips: int | None = None
     verbose: bool = True
 
+    def __post_init__(self) -> None:
+        # Ray Train and pyarrow need an absolute path or a URI: `--storage-path var/runs` must work too.
+        if "://" not in self.storage_path:
+            self.storage_path = str(Path(self.storage_path).resolve())
+
 
 @dataclass
 class TrainResult:
