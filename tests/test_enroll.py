@@ -53,7 +53,17 @@ def _flagged(dest: Path) -> dict[str, bool]:
     return {Path(r["uri"]).name: bool(r["flagged"]) for r in pq.read_table(dest).to_pylist()}
 
 
+@pytest.fixture
+def _own_ray() -> None:
+    """The CLI starts an embedded Ray in this process; stop it afterwards for the next tests."""
+    import ray
+
+    yield
+    ray.shutdown()
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("_own_ray")
 def test_enrolled_references_clear_false_alarms(tiny_package: Path, tmp_path: Path, monkeypatch) -> None:
     db_url = f"sqlite:///{tmp_path / 'fb.db'}"
     monkeypatch.setenv("VOXGUARD_DB_URL", db_url)

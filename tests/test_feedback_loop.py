@@ -46,6 +46,7 @@ def test_score_review_retrain_promote_rescore(tmp_path: Path, monkeypatch: pytes
     manifest = write_tiny_corpus(tmp_path / "corpus", per_split=24)
     db_url = f"sqlite:///{tmp_path / 'feedback.db'}"
     upgrade(db_url)
+    ray.shutdown()  # an earlier test's embedded Ray (the CLI's) may still be up in this process
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         champion = train(
