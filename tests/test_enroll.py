@@ -3,6 +3,7 @@ scoring run (with --group) trust that channel, before any retraining."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,7 @@ def _flagged(dest: Path) -> dict[str, bool]:
 
 
 @pytest.fixture
-def _own_ray() -> None:
+def _own_ray() -> Iterator[None]:
     """The CLI starts an embedded Ray in this process; stop it afterwards for the next tests."""
     import ray
 
