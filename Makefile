@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: score test bench train corpus ablation install clean-venv
+.PHONY: score test bench bench-memory train corpus ablation install clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -26,12 +26,23 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/voxguard bench score --files 300
 
-## Rebuild the training corpus from ../shared/corpus and train the bundled model (~1 h on 2 cores).
+## Peak memory of the pipeline at two archive sizes (streaming: it should not grow with the archive).
+bench-memory: $(STAMP)
+	$(VENV)/bin/voxguard bench score --files 0 --memory-scales 1000,5000
+
+## Rebuild the training corpus from ../shared/corpus (~25 min on 2 cores) and train the bundled model (~31 min).
 corpus: $(STAMP)
 	$(VENV)/bin/voxguard corpus build --bonafide ../shared/corpus --out var/corpus --workers 2 --hifigan-max 24
 
 train: corpus
-	$(VENV)/bin/voxguard train --manifest var/corpus/manifest.parquet --out models/voxguard-default.vxpkg
+	$(VENV)/bin/voxguard train --manifest var/corpus/manifest.parquet --out models/voxguard-default.vxpkg \
+		--epochs 10 --batches-per-epoch 120 --batch-size 32 --num-workers 2 --max-dev-clips 400 \
+		--patience 4 --name bundled --no-resume
+
+## One short run per design choice, scored on the cross-corpus devset and the test split.
+ablation: $(STAMP)
+	$(PY) -m jobs.train.ablation --manifest var/corpus/manifest.parquet --out var/ablation \
+		--epochs 3 --batches-per-epoch 40 --num-workers 1 --max-eval-clips 300
 
 clean-venv:
 	rm -rf $(VENV)
