@@ -30,14 +30,14 @@ bench: $(STAMP)
 bench-memory: $(STAMP)
 	$(VENV)/bin/voxguard bench score --files 0 --memory-scales 1000,5000
 
-## Rebuild the training corpus from ../shared/corpus (~25 min on 2 cores) and train the bundled model (~31 min).
+## Rebuild the training corpus from ../shared/corpus (~24 min on 2 cores) and train the bundled model (~42 min).
 corpus: $(STAMP)
 	$(VENV)/bin/voxguard corpus build --bonafide ../shared/corpus --out var/corpus --workers 2 --hifigan-max 24
 
 train: corpus
 	$(VENV)/bin/voxguard train --manifest var/corpus/manifest.parquet --out models/voxguard-default.vxpkg \
-		--epochs 10 --batches-per-epoch 120 --batch-size 32 --num-workers 2 --max-dev-clips 400 \
-		--patience 4 --name bundled --no-resume
+		--epochs 14 --batches-per-epoch 150 --patience 6 --num-workers 1 --cpus-per-worker 2 \
+		--max-dev-clips 400 --name bundled --no-resume
 
 ## One short run per design choice, scored on the cross-corpus devset and the test split.
 ablation: $(STAMP)
