@@ -75,7 +75,9 @@ def train_loop(cfg: dict[str, Any]) -> None:
     use_amp = device.type == "cuda"  # bf16 autocast on GPU only
     model_config = ModelConfig.from_dict(cfg["model"])
     config = TrainConfig(**cfg["train"])
-    rows = list(ray.train.get_dataset_shard("train").iter_rows())
+    # Ray Data streams rows in whatever order its tasks finish; sorting makes a run reproducible
+    # (the sampler draws indices from a seeded RNG, so the row order decides what is drawn).
+    rows = sorted(ray.train.get_dataset_shard("train").iter_rows(), key=lambda r: (str(r["clip_id"]), str(r["group"])))
     clips = rows_to_clipset(rows)
     torch.manual_seed(config.seed)  # same initial weights on every rank (DDP also broadcasts them)
     network = SiameseNetwork(model_config)
