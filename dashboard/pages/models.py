@@ -21,7 +21,7 @@ with db() as session:
     versions = list_versions(session)
     prod = production(session)
 if not versions:
-    st.info("No model versions registered yet (`voxguard models register` or a retraining run adds them).")
+    st.info("No model versions registered yet (a retraining run registers its challenger; the first one also registers the bundled model).")
     st.stop()
 
 st.markdown(f"In production: **{prod.version}**" if prod else "No model is in production.")
