@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,12 @@ import soundfile
 
 from jobs.corpus import CorpusConfig, build_corpus
 from jobs.corpus.build import MANIFEST_COLUMNS
+from jobs.corpus.config import FIXED_GENERATOR_SPLITS
+from jobs.corpus.generators import registry
+from jobs.corpus.worker import Job, run_job
+
+# Generator families added after the first build: festival (one generator per voice) and Kokoro-82M.
+FESTIVAL = ("festival-kal", "festival-ked", "festival-slt-hts")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
@@ -75,6 +83,7 @@ def test_manifest_contract(built: tuple[CorpusConfig, Path, dict]) -> None:
     assert set(manifest["family"]) == {"bonafide", "dataset-spoof", "tts-classic", "tts-neural", "vocoder-copy"}
     generators = set(manifest["generator"])
     assert {"espeak-ng", "piper-joe", "world-copy", "lpc-copy", "griffinlim-copy", "hifigan-copy"} <= generators
+    assert {*FESTIVAL, "kokoro"} <= generators
     assert {"tts-x", "tts-y"} <= generators  # ready-made spoofs keep their source as generator
     assert (manifest.loc[manifest.label == "bonafide", "generator"] == "bonafide").all()
     assert manifest["licence"].str.len().gt(0).all()
@@ -128,6 +137,63 @@ def test_split_leakage(built: tuple[CorpusConfig, Path, dict]) -> None:
     assert not set(train["speaker"]) & set(test["speaker"])
     spoof_gens = lambda m: set(m.loc[m.label == "spoof", "generator"])  # noqa: E731
     assert not spoof_gens(train) & spoof_gens(test)
+
+
+def test_new_generators_licence_and_split(built: tuple[CorpusConfig, Path, dict]) -> None:
+    """festival and Kokoro clips: licence recorded, 16 kHz speech-level audio, Kokoro held out in test."""
+    _, out, info = built
+    manifest = pd.read_parquet(out / "manifest.parquet")
+    for name in (*FESTIVAL, "kokoro"):
+        rows = manifest[manifest.generator == name]
+        assert len(rows) == 2, name  # one utterance: clean + one augmented variant
+        assert (rows["licence"] == registry()[name].licence).all()
+        assert set(rows["split"]) <= ({"test"} if info["generator_split"][name] == "test" else {"train", "dev"})
+        clean = rows[rows.augmentation == ""].iloc[0]
+        data, rate = soundfile.read(clean.path)
+        assert rate == 16000 and np.sqrt(np.mean(data**2)) > 0.01, name
+    assert manifest.loc[manifest.generator.isin(FESTIVAL), "family"].eq("tts-classic").all()
+    assert "Festival" in registry()["festival-kal"].licence and "Apache-2.0" in registry()["kokoro"].licence
+    # Kokoro is pinned to the held-out split (the only unseen neural TTS); Piper stays in training.
+    assert FIXED_GENERATOR_SPLITS == {"piper-joe": "train", "kokoro": "test"}
+    assert info["generator_split"]["kokoro"] == "test" and info["generator_split"]["piper-joe"] == "train"
+    assert set(manifest.loc[manifest.generator == "kokoro", "split"]) == {"test"}
+    assert "test" not in set(manifest.loc[manifest.generator == "piper-joe", "split"])
+
+
+@pytest.mark.parametrize("name", [*FESTIVAL, "kokoro"])
+def test_new_generator_short_sentence(name: str, tmp_path: Path) -> None:
+    """One real synthesis through the worker: a short sentence -> non-silent 16 kHz clip and its row."""
+    gen = registry()[name]
+    assert gen.available(), f"{name} is not installed (festival voices: .ci/run; kokoro: the corpus extra)"
+    params, speaker = gen.sample(random.Random(0), "en")
+    job = Job(
+        job_id=f"{name}-short-sentence-test", kind="tts", label="spoof", generator=name, family=gen.family,
+        speaker=speaker, source="test", language="en", licence=gen.licence, origin="text:test",
+        variants=0, seed=0, crop_min_s=2.0, crop_max_s=6.0, text="The whale is near.", params=params,
+    )
+    started = time.perf_counter()
+    (row,) = run_job(job, tmp_path)["rows"]
+    seconds = time.perf_counter() - started
+    data, rate = soundfile.read(row["path"])
+    assert rate == 16000 and data.ndim == 1
+    assert 0.4 < len(data) / rate < 6.0
+    assert np.sqrt(np.mean(data**2)) > 0.01
+    assert row["generator"] == name and row["licence"] == gen.licence and row["speaker"] == speaker
+    assert seconds < 30, f"{name}: {seconds:.1f} s for one short sentence"
+
+
+def test_kokoro_phonemes_cover_the_sentences() -> None:
+    """Every symbol espeak-ng gives for the bundled English sentences maps onto Kokoro's vocabulary
+    (unknown symbols would be dropped silently and slur the speech)."""
+    from jobs.corpus.generators.neural import _kokoro, espeak_phonemes, to_kokoro_phonemes
+    from jobs.corpus.text import sentences_for
+
+    _, vocab, _ = _kokoro()
+    text = " ".join(u.text for u in sentences_for({"en"}))
+    phonemes = to_kokoro_phonemes(" ".join(espeak_phonemes(text)))
+    assert len(phonemes) > len(text) / 2
+    assert not {c for c in phonemes if c not in vocab}
+    assert {"I", "A", "O", "ʤ", "ʧ"} <= set(phonemes)  # diphthongs and affricates became single tokens
 
 
 @pytest.mark.skipif(not (SHARED / "manifest.csv").is_file(), reason="shared corpus not present")

@@ -37,3 +37,21 @@ def test_hold_out_keeps_a_training_generator_per_family() -> None:
     gens = hold_out_generators({"a": "f1", "b": "f1", "c": "f1", "solo": "f2"}, seed=1, test_fraction=0.9)
     assert gens["solo"] == "train"
     assert sorted(gens[n] for n in "abc").count("train") == 1
+
+
+def test_pinned_generators_keep_their_split_and_the_rest_is_drawn() -> None:
+    names = {"piper-joe": "tts-neural", "kokoro": "tts-neural", **{f"c{i}": "tts-classic" for i in range(8)}}
+    pins = {"piper-joe": "train", "kokoro": "test", "absent": "test"}
+    for seed in range(20):
+        gens = hold_out_generators(names, seed=seed, test_fraction=0.2, fixed=pins)
+        assert gens["kokoro"] == "test" and gens["piper-joe"] == "train" and "absent" not in gens
+        classic = [gens[f"c{i}"] for i in range(8)]
+        assert classic.count("test") == 2  # round(8 * 0.2): unchanged by pins in other families
+    # A pinned test generator counts towards its family's share; the family keeps a training one.
+    gens = hold_out_generators({"a": "f", "b": "f", "c": "f"}, seed=1, test_fraction=0.9, fixed={"a": "test"})
+    assert gens["a"] == "test" and sorted(gens.values()).count("train") == 1
+    units = [Unit("k", "kokoro:jf_alpha", "kokoro", "tts-neural", "spoof"),
+             Unit("p", "piper-joe", "piper-joe", "tts-neural", "spoof"),
+             *(Unit(f"b{i}", f"spk{i}", None, "bonafide", "bonafide") for i in range(10))]
+    split, gens = assign_splits(units, {}, seed=0, fixed=pins)
+    assert split["k"] == "test" and split["p"] in {"train", "dev"}

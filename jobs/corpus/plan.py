@@ -136,7 +136,8 @@ def make_plan(config: CorpusConfig) -> Plan:
     ]
     copy_gens = [g for g in gens if isinstance(g, CopyGenerator)]
     split, gen_split = assign_splits(
-        units, {g.name: g.family for g in copy_gens}, config.seed, config.test_fraction, config.dev_fraction
+        units, {g.name: g.family for g in copy_gens}, config.seed, config.test_fraction, config.dev_fraction,
+        config.fixed_splits,
     )
     by_path = {str(c.path): c for c in inputs}
     bona = [(by_path[j.origin], split[j.job_id]) for j in jobs if j.kind == "input" and j.label == "bonafide"]

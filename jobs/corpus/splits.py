@@ -1,7 +1,8 @@
 """Leave-generator-out, speaker-disjoint splits (deterministic: seeded by names, never by run order).
 
 * Generators are held out per family (ours and the ready-made spoof sources alike): a test generator
-  appears only in test.
+  appears only in test. A few are pinned by name (config.FIXED_GENERATOR_SPLITS: Kokoro -> test,
+  Piper -> train); the others of their family are drawn as usual, counting the pinned ones.
 * Speakers and ready-made-spoof generators that share clips form connected groups (union-find);
   a group goes wholly to one split, so no speaker or generator is in both train and test.
 * Copy-synthesised clips take the split of the bona fide clip they copy (same words, same speaker)
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -52,16 +54,27 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def hold_out_generators(generators: dict[str, str], seed: int, test_fraction: float) -> dict[str, str]:
+def hold_out_generators(
+    generators: dict[str, str], seed: int, test_fraction: float, fixed: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Per family, about `test_fraction` of the generators (at least one when the family has two or
-    more, never all) -> "test"; the rest -> "train". `generators` maps name -> family."""
+    more, never all) -> "test"; the rest -> "train". `generators` maps name -> family.
+
+    `fixed` pins generators by name (absent ones are ignored); they count towards their family's
+    share, and the drawn ones still leave the family a training generator."""
+    fixed = fixed or {}
     by_family: dict[str, list[str]] = defaultdict(list)
     for name, family in generators.items():
         by_family[family].append(name)
     out = {}
     for family, names in by_family.items():
-        ordered = sorted(names, key=lambda n: stable_unit(seed, "generator", n))
-        n_test = 0 if len(ordered) < 2 else min(len(ordered) - 1, max(1, round(len(ordered) * test_fraction)))
+        pinned = {n: fixed[n] for n in names if n in fixed}
+        ordered = sorted((n for n in names if n not in pinned), key=lambda n: stable_unit(seed, "generator", n))
+        n_test = 0 if len(names) < 2 else min(len(names) - 1, max(1, round(len(names) * test_fraction)))
+        n_test -= sum(split == "test" for split in pinned.values())
+        keep_train = 0 if "train" in pinned.values() else 1
+        n_test = max(0, min(n_test, len(ordered) - keep_train))
+        out.update(pinned)
         for i, name in enumerate(ordered):
             out[name] = "test" if i < n_test else "train"
     return out
@@ -73,10 +86,11 @@ def assign_splits(
     seed: int,
     test_fraction: float = 0.2,
     dev_fraction: float = 0.1,
+    fixed: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """Return (split per unit uid, split per generator name)."""
+    """Return (split per unit uid, split per generator name); `fixed` pins generators (see above)."""
     generator_family = {u.generator: u.family for u in units if u.generator}
-    generator_split = hold_out_generators({**generator_family, **copy_generators}, seed, test_fraction)
+    generator_split = hold_out_generators({**generator_family, **copy_generators}, seed, test_fraction, fixed)
 
     uf = _UnionFind()
     for u in units:
