@@ -495,7 +495,8 @@ def verified_feedback(session: Session, since: dt.datetime | None = None) -> lis
     if since is not None:
         conds.append(ReviewItem.decided_at > since)
     stmt = (select(Clip.uri, ReviewItem.final_verdict, ReviewItem.decided_at)
-            .join(Clip, Clip.id == ReviewItem.clip_id).where(*conds).order_by(ReviewItem.decided_at))
+            .join(Clip, Clip.id == ReviewItem.clip_id).where(*conds)
+            .order_by(ReviewItem.decided_at, ReviewItem.id))  # id: a stable order among equal timestamps
     return [(u, v, d) for u, v, d in session.execute(stmt)]
 
 

@@ -8,6 +8,8 @@ scores every window of every clip and averages, exactly as serving does.
 from __future__ import annotations
 
 import math
+import os
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +43,9 @@ class TrainConfig:
     seed: int = 0
     # Weight of each clip in the sampler: 1.0 for all, >1 boosts e.g. reviewer feedback clips.
     feedback_weight: float = 1.0
+    # True: keep the epoch with the best dev EER; False: the last epoch's weights (retraining,
+    # where the dev split knows nothing of the feedback and the champion/challenger gate selects).
+    keep_best: bool = True
 
 
 @dataclass
@@ -65,6 +70,31 @@ class ClipSet:
             generators=[self.generators[i] for i in indices],
             clip_ids=[self.clip_ids[i] for i in indices] if self.clip_ids else [],
         )
+
+
+def use_deterministic_kernels() -> None:
+    """Same seed, same weights: no autotuned or atomics-based kernels.
+
+    CPU kernels are already deterministic at a fixed thread count; on GPU, cuDNN
+    autotuning and atomic-add backward kernels would make runs differ.
+    `warn_only`: an op without a deterministic version warns instead of failing.
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts; needed for reproducible matmuls
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+
+
+def seed_epoch(seed: int, epoch: int, rank: int = 0) -> None:
+    """Seed torch's (dropout), numpy's and Python's global RNGs from (seed, epoch, rank).
+
+    Per epoch rather than once per run, so a run resumed from a checkpoint draws
+    the same dropout masks as one that was never interrupted.
+    """
+    value = int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1)[0])
+    torch.manual_seed(value)
+    np.random.seed(value)
+    random.seed(value)
 
 
 def random_crops(waveforms: Sequence[np.ndarray], window: int, rng: np.random.Generator) -> np.ndarray:
@@ -238,7 +268,7 @@ def train_model(
             stale += 1
             if stale >= config.patience:
                 break
-    if best_state is not None:
+    if best_state is not None and config.keep_best:
         network.load_state_dict(best_state)
     fit_mahalanobis(network, train, device)
     return network.eval(), history

@@ -1,13 +1,18 @@
 """The whole loop on real parts (local Ray, Ray Train, SQLite, the CLI):
 
 score -> clips flagged -> reviewers' verdicts (mismatches) -> policy triggers ->
-retrain -> gate -> promote (iff the gate agrees) -> the next scoring run uses the
-production model, and the retrained model scores the corrected clips as more bona fide.
+retrain -> gate -> promote -> the next scoring run reports the new model version
+and gets most of the corrected clips right.
 
 The champion learns "gated high tone bursts = synthetic" from the tiny corpus.
 The archive then holds *real* recordings from a new channel that also carries
 lower (2.2 kHz) bursts: the champion flags them, reviewers say bona fide, and the
 retrained model must learn the difference without getting worse on the gate set.
+
+Training and retraining are bit-reproducible for a given seed (one CPU worker), so
+the outcome is fixed; the knobs below were chosen so it passes with a margin, not
+on the edge (measured on seeds 0-4 with these knobs: 5/5 promote, and with the
+fixed seed 0: 17 clips flagged, 16 of them bona fide after retraining).
 """
 
 from __future__ import annotations
@@ -31,11 +36,14 @@ from jobs.retrain.job import RetrainConfig, run_retraining  # noqa: E402
 from jobs.train.config import TrainJobConfig  # noqa: E402
 from jobs.train.trainer import train  # noqa: E402
 from train_tiny import tiny_model_config, write_new_channel_archive, write_tiny_corpus  # noqa: E402
-from siamese.detector import Detector  # noqa: E402
 from voxguard.cli import main as voxguard  # noqa: E402
 from voxguard.settings import Settings  # noqa: E402
 
 N_NEW_CHANNEL = 24
+SEED = 0
+# Six epochs rather than four: a steadier champion (on seeds 0-4, a 4-epoch champion sometimes
+# flagged only half the new channel and its gate-set EER swung enough to refuse the challenger).
+CHAMPION_EPOCHS = 6
 
 
 def _scores(dest: Path) -> dict[str, dict]:
@@ -53,8 +61,8 @@ def test_score_review_retrain_promote_rescore(tmp_path: Path, monkeypatch: pytes
     try:
         champion = train(
             TrainJobConfig(
-                manifest=manifest, out=tmp_path / "champion.vxpkg", model=tiny_model_config(), epochs=4,
-                batch_size=16, batches_per_epoch=30, lr=3e-3, num_workers=1,
+                manifest=manifest, out=tmp_path / "champion.vxpkg", model=tiny_model_config(),
+                epochs=CHAMPION_EPOCHS, batch_size=16, batches_per_epoch=30, lr=3e-3, num_workers=1, seed=SEED,
                 storage_path=str(tmp_path / "runs"), name="champion", resume=False,
                 cache_dir=tmp_path / "var" / "cache" / "decoded", devset=None, verbose=False,
             )
@@ -86,10 +94,12 @@ def test_score_review_retrain_promote_rescore(tmp_path: Path, monkeypatch: pytes
         def launch(run: RetrainRun) -> None:
             run_retraining(
                 # The gate set here is the tiny corpus's 40-clip test split, where one clip moves the
-                # EER by 0.05: the tolerance allows for that granularity (production default: 0.01).
+                # EER by 0.05: the tolerance allows two clips of that granularity (production default:
+                # 0.01). Six epochs with each feedback clip drawn 12x as often: a few dozen corrections
+                # must outweigh 80 corpus clips within a CI-sized run (production defaults: 4 and 8).
                 RetrainConfig(
                     run_id=run.id, epochs=6, feedback_weight=12.0, num_workers=1, max_gate_clips=None,
-                    gate_tolerance=0.1,
+                    gate_tolerance=0.1, seed=SEED,
                 ),
                 Settings.from_env(),
             )
@@ -103,22 +113,25 @@ def test_score_review_retrain_promote_rescore(tmp_path: Path, monkeypatch: pytes
             challenger = get_version(s, finished.challenger_version)
             assert challenger is not None and challenger.version != champion.version
             gate = finished.gate
-            # The challenger learned from the corrections: on feedback clips it never trained on,
-            # its calibrated probabilities are closer to the reviewers' verdicts than the champion's.
-            assert gate["n_heldback"] >= 2 and gate["challenger_heldback_ce"] < gate["champion_heldback_ce"], gate
-            # Promotion follows the gate, atomically: production is the challenger iff the gate said so.
-            expected = challenger.version if gate["promote"] else champion.version
-            assert production(s).version == expected, gate
-            challenger_path = challenger.artefact_uri
+            # The challenger learned from the corrections: on feedback clips it never trained on, it
+            # is right more often than the champion, and its probabilities are closer to the verdicts.
+            assert gate["promote"], gate
+            assert gate["n_heldback"] >= 2, gate
+            assert gate["challenger_heldback_correct"] > gate["champion_heldback_correct"], gate
+            assert gate["challenger_heldback_ce"] < gate["champion_heldback_ce"], gate
+            # Promoted in the same run: production is now the challenger.
+            assert production(s).version == challenger.version, gate
 
-        # 4. The next scoring run uses whatever is in production now (no --model).
+        # 4. The next scoring run uses the new production model (no --model) and gets the corrections right:
+        # at least 2/3 of the clips the reviewers corrected are now bona fide and no longer flagged.
         assert voxguard(["score", str(archive), "--out", str(tmp_path / "scores-2")]) == 0
         second = _scores(tmp_path / "scores-2")
-        assert all(r["model_version"] == expected for r in second.values())
-        # And the retrained model believes the corrected clips more than the champion did.
-        detector = Detector.from_package(challenger_path, device="cpu")
-        retrained = {name: detector.score(str(archive / name)).prob_bonafide for name in flagged}
+        assert len(second) == N_NEW_CHANNEL
+        assert all(r["model_version"] == challenger.version for r in second.values())
+        corrected = [name for name in flagged if second[name]["label"] == "bonafide" and not second[name]["flagged"]]
+        summary = {n: (second[n]["label"], round(second[n]["prob_bonafide"], 3)) for n in flagged}
+        assert 3 * len(corrected) >= 2 * len(flagged), (len(corrected), len(flagged), summary)
         before = np.mean([first[name]["prob_bonafide"] for name in flagged])
-        assert np.mean(list(retrained.values())) > before, (before, retrained)
+        assert np.mean([second[name]["prob_bonafide"] for name in flagged]) > before, summary
     finally:
         ray.shutdown()

@@ -30,9 +30,13 @@ def _empty() -> ClipSet:
     return ClipSet(waveforms=[], labels=np.zeros(0, dtype=np.int64), groups=[], generators=[], clip_ids=[])
 
 
-def _holdback_order(uri: str, seed: int) -> str:
-    # A stable pseudo-random order: the same clip is always held back (or not) for a given seed.
-    return hashlib.sha256(f"{seed}|{uri}".encode()).hexdigest()
+def _holdback_order(waveform: np.ndarray, seed: int) -> str:
+    """A stable pseudo-random rank: the same clip is always held back (or not) for a given seed.
+
+    Keyed on the decoded audio, not the URI, so the split (and so the challenger's
+    weights) does not depend on where the archive happens to live.
+    """
+    return hashlib.sha256(f"{seed}|".encode() + np.ascontiguousarray(waveform, dtype=np.float32).tobytes()).hexdigest()
 
 
 def load_feedback_clips(
@@ -56,7 +60,7 @@ def load_feedback_clips(
             skipped.append(f"{uri}: {error}")
             continue
         clips.append((uri, waveform, 1 if verdict == "bonafide" else 0))
-    clips.sort(key=lambda c: _holdback_order(c[0], seed))
+    clips.sort(key=lambda c: (_holdback_order(c[1], seed), c[0]))  # the URI only breaks ties (duplicate audio)
     n_held = min(len(clips) // 2, max(min_heldback, math.ceil(holdback_fraction * len(clips))))
     held, train = clips[:n_held], clips[n_held:]
     return FeedbackClips(train=_as_clipset(train), heldback=_as_clipset(held), skipped=skipped)

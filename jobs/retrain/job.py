@@ -5,7 +5,8 @@ Steps, each recorded on the `RetrainRun` row:
    as production the first time, so there is always something to roll back to);
 2. feedback = verified reviewer verdicts, decoded; a stable part is held back;
 3. challenger = the champion fine-tuned (Ray Train) on its training manifest
-   plus the feedback clips, weighted so that a few dozen clips matter;
+   plus the feedback clips, weighted so that a few dozen clips matter; its
+   last epoch's weights are kept (same `seed`, same feedback: same challenger);
 4. gate (`feedback.gate`): not worse on the fixed gate set (the manifest's test
    split), better on the held-back feedback;
 5. the challenger is registered as a candidate and, if the gate agrees, promoted
@@ -116,6 +117,11 @@ def _retrain(config: RetrainConfig, settings: Settings, factory: Any) -> Retrain
             extra_train=feedback.train if len(feedback.train) else None,
             extra_weight=config.feedback_weight,
             epochs=config.epochs,
+            # The last epoch's weights, all epochs run: the corpus dev split knows nothing of the
+            # feedback, so picking (or stopping at) its best epoch often kept the first, warm-up
+            # epoch and dropped what the feedback taught. The gate below is the model selection.
+            keep_best=False,
+            patience=config.epochs,
             num_workers=config.num_workers,
             use_gpu=config.use_gpu,
             storage_path=str(Path(settings.data_dir) / "retrain-runs"),

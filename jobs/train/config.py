@@ -33,7 +33,10 @@ class TrainJobConfig:
     weight_decay: float = 1e-3
     warmup_epochs: int = 1
     patience: int = 4
+    # Same seed, same data and settings -> the same weights (one CPU worker; see `jobs.train.loop`).
     seed: int = 0
+    # False: package the last epoch's weights instead of the best dev-EER epoch's (retraining).
+    keep_best: bool = True
     num_workers: int = 2
     use_gpu: bool = False
     gpus_per_worker: float = 1.0

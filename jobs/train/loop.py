@@ -24,7 +24,14 @@ from siamese.losses import make_objective
 from siamese.network import SiameseNetwork
 from siamese.package import ModelPackage
 from siamese.sampler import BalancedBatchSampler
-from siamese.training import TrainConfig, clip_scores, make_optimizer, random_crops
+from siamese.training import (
+    TrainConfig,
+    clip_scores,
+    make_optimizer,
+    random_crops,
+    seed_epoch,
+    use_deterministic_kernels,
+)
 
 STATE_FILE = "state.pt"
 
@@ -70,14 +77,20 @@ def train_loop(cfg: dict[str, Any]) -> None:
 
     context = ray.train.get_context()
     rank, world = context.get_world_rank(), context.get_world_size()
+    # A fixed intra-op thread count (from the job config, not the host): float reductions split by thread.
     torch.set_num_threads(max(1, int(cfg["threads"])))
+    use_deterministic_kernels()
     device = ray.train.torch.get_device()
     use_amp = device.type == "cuda"  # bf16 autocast on GPU only
     model_config = ModelConfig.from_dict(cfg["model"])
     config = TrainConfig(**cfg["train"])
     # Ray Data streams rows in whatever order its tasks finish; sorting makes a run reproducible
     # (the sampler draws indices from a seeded RNG, so the row order decides what is drawn).
-    rows = sorted(ray.train.get_dataset_shard("train").iter_rows(), key=lambda r: (str(r["clip_id"]), str(r["group"])))
+    # The cache path breaks ties between rows that share a clip id and group (e.g. a hand-made manifest).
+    rows = sorted(
+        ray.train.get_dataset_shard("train").iter_rows(),
+        key=lambda r: (str(r["clip_id"]), str(r["group"]), str(r["cache"])),
+    )
     clips = rows_to_clipset(rows)
     torch.manual_seed(config.seed)  # same initial weights on every rank (DDP also broadcasts them)
     network = SiameseNetwork(model_config)
@@ -108,6 +121,7 @@ def train_loop(cfg: dict[str, Any]) -> None:
 
     window = model_config.audio.window_samples
     for epoch in range(start_epoch, config.epochs):
+        seed_epoch(config.seed, epoch, rank)  # dropout masks: a resumed run draws what an uninterrupted one would
         rng = np.random.default_rng([config.seed, epoch, rank])
         sampler = BalancedBatchSampler(clips.labels, clips.groups, config.batch_size, steps, seed=config.seed * 7919 + epoch * 31 + rank)
         model.train()
@@ -126,7 +140,8 @@ def train_loop(cfg: dict[str, Any]) -> None:
         eer = dev_eer(network, cfg["dev_rows"], rank, world, device)
         if eer < best_eer - 1e-6:
             best_eer, stale = eer, 0
-            best_state = {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
+            if config.keep_best:  # else the package takes the last epoch's weights (`model` below)
+                best_state = {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
         else:
             stale += 1
         record = {"epoch": epoch, "loss": loss_mean, "dev_eer": eer, "lr": float(scheduler.get_last_lr()[0])}

@@ -113,7 +113,7 @@ def _loop_config(config: TrainJobConfig, data: dict[str, pd.DataFrame]) -> dict[
     train_cfg = TrainConfig(
         objective=config.objective, epochs=config.epochs, batch_size=config.batch_size,
         batches_per_epoch=config.batches_per_epoch, lr=config.lr, weight_decay=config.weight_decay,
-        warmup_epochs=config.warmup_epochs, patience=config.patience, seed=config.seed,
+        warmup_epochs=config.warmup_epochs, patience=config.patience, seed=config.seed, keep_best=config.keep_best,
     )
     return {
         "model": _model_config(config).to_dict(),
@@ -179,6 +179,8 @@ def job_fingerprint(config: TrainJobConfig) -> dict[str, Any]:
         "batches_per_epoch": config.batches_per_epoch, "lr": config.lr, "weight_decay": config.weight_decay,
         "seed": config.seed, "augmentation": config.augmentation, "init": str(config.init or ""),
         "n_extra_train": len(config.extra_train) if config.extra_train is not None else 0,
+        # Only when not the default, so runs started before this setting existed still resume.
+        **({} if config.keep_best else {"keep_best": False}),
     }
 
 
@@ -230,6 +232,8 @@ def finalise(config: TrainJobConfig, data: dict[str, pd.DataFrame], state: dict[
         "augmentation": config.augmentation,
         "batch_size": config.batch_size,
         "lr": config.lr,
+        "seed": config.seed,
+        "keep_best": config.keep_best,
         "wall_s": round(wall_s, 1),
         "parent_version": parent,
         "n_extra_train": len(config.extra_train) if config.extra_train is not None else 0,

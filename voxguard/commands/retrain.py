@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--feedback-weight", type=float, default=8.0, help="how much more often a feedback clip is drawn")
     parser.add_argument("--holdback", type=float, default=0.3, help="fraction of feedback held back for the gate")
     parser.add_argument("--num-workers", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0, help="same seed, feedback and settings: the same challenger")
     parser.add_argument("--use-gpu", action="store_true")
     parser.add_argument("--db-url", help="feedback database URL (default: VOXGUARD_DB_URL or SQLite under var/)")
     parser.set_defaults(func=run)
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
             RetrainConfig(
                 run_id=run_id, manifest=args.manifest, holdback_fraction=args.holdback,
                 feedback_weight=args.feedback_weight, epochs=args.epochs,
-                num_workers=args.num_workers, use_gpu=args.use_gpu,
+                num_workers=args.num_workers, use_gpu=args.use_gpu, seed=args.seed,
             ),
             settings,
         )
