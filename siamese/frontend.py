@@ -1,9 +1,11 @@
-"""Spectral front-ends as `nn.Module`s, so training and serving share one code path.
+"""Front-ends as `nn.Module`s, so training and serving share one code path.
 
-Input: a batch of waveforms [batch, samples] at 16 kHz. Output: normalised
-log-spectral features [batch, 1, bins, frames]. Per-utterance normalisation
-(mean and variance per frequency bin over time) removes gain and stationary
-channel colouring, which would otherwise be a recording-condition shortcut.
+Input: a batch of waveforms [batch, samples] at 16 kHz. Output: features
+[batch, 1, rows, frames]. Spectral front-ends (log-linear, log-mel, LFCC) are
+normalised per utterance (mean and variance per frequency bin over time), which
+removes gain and stationary channel colouring, a recording-condition shortcut.
+The Whisper front-end returns a frozen pretrained encoder's hidden states (rows =
+hidden units), left unnormalised: their per-utterance means carry the evidence.
 """
 
 from __future__ import annotations
@@ -42,6 +44,14 @@ class Frontend(nn.Module):
             self.bin_pool = max(1, config.linear_bin_pool)
         elif config.kind == "logmel":
             self.transform = T.MelSpectrogram(sample_rate=audio.sample_rate, n_mels=config.n_mels, **common)
+        elif config.kind == "whisper":
+            from siamese.whisper import WhisperLogMel, load_whisper_encoder
+
+            self.transform = WhisperLogMel()
+            self.whisper = load_whisper_encoder(config.whisper_blocks, config.whisper_model_bin)
+            # Pretrained and frozen: re-read from the installed weights, never stored in packages.
+            self.register_state_dict_post_hook(_drop_whisper_weights)
+            self.register_load_state_dict_post_hook(_forgive_missing_whisper_weights)
         elif config.kind == "lfcc":
             self.transform = T.LFCC(
                 sample_rate=audio.sample_rate,
@@ -53,7 +63,19 @@ class Frontend(nn.Module):
             raise ValueError(f"unknown front-end kind {config.kind!r}")
         self.norm = UtteranceNorm()
 
+    def train(self, mode: bool = True) -> "Frontend":
+        super().train(mode)
+        if self.kind == "whisper":
+            self.whisper.eval()  # frozen: inference behaviour even while the rest trains
+        return self
+
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        if self.kind == "whisper":
+            with torch.autocast(device_type=waveform.device.type, enabled=False):
+                log_mel = self.transform(waveform)
+            with torch.no_grad():
+                hidden = self.whisper(log_mel)  # [B, frames, d]
+            return hidden.float().transpose(1, 2).unsqueeze(1)
         with torch.autocast(device_type=waveform.device.type, enabled=False):
             features = self.transform(waveform.float())[:, : self.n_keep, :]
             if self.bin_pool > 1:  # average power of neighbouring bins before the log
@@ -64,3 +86,13 @@ class Frontend(nn.Module):
                 features = torch.log(features + _LOG_FLOOR)
             features = self.norm(features)
         return features.unsqueeze(1)
+
+
+def _drop_whisper_weights(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:
+    for key in [k for k in state_dict if k.startswith(prefix + "whisper.")]:
+        del state_dict[key]
+
+
+def _forgive_missing_whisper_weights(module: nn.Module, incompatible_keys) -> None:  # noqa: ANN001 - torch's type
+    missing = incompatible_keys.missing_keys
+    missing[:] = [key for key in missing if ".whisper." not in f".{key}"]

@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--use-gpu", action="store_true")
     p.add_argument("--gpus-per-worker", type=float, default=1.0)
     p.add_argument("--objective", choices=["contrastive", "triplet", "oneclass"], default="contrastive")
-    p.add_argument("--frontend", choices=["logmel", "loglinear", "lfcc"], default=None)
+    p.add_argument("--frontend", choices=["logmel", "loglinear", "lfcc", "whisper"], default=None,
+                   help="whisper: frozen pretrained Whisper tiny.en encoder (first blocks) + 1-D CNN")
     p.add_argument("--pooling", choices=["attentive", "mean"], default=None)
     p.add_argument("--comparison", choices=["cosine", "euclidean", "mahalanobis"], default=None)
     p.add_argument("--channels", default=None, help="encoder channels, e.g. 16,32,64,128")
@@ -49,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _model(args: argparse.Namespace):
     model = default_model_config()
     if args.frontend:
-        model = model.replace(frontend={"kind": args.frontend})
+        model = model.with_frontend(args.frontend)
     if args.pooling:
         model = model.replace(encoder={"pooling": args.pooling})
     if args.channels:
