@@ -36,8 +36,8 @@ corpus: $(STAMP)
 
 train: corpus
 	$(VENV)/bin/voxguard train --manifest var/corpus/manifest.parquet --out models/voxguard-default.vxpkg \
-		--epochs 14 --batches-per-epoch 150 --patience 6 --num-workers 1 --cpus-per-worker 2 \
-		--max-dev-clips 400 --name bundled --no-resume
+		--epochs 10 --batches-per-epoch 150 --patience 5 \
+		--num-workers 1 --cpus-per-worker 2 --max-dev-clips 400 --name bundled --no-resume
 
 ## One short run per design choice, scored on the cross-corpus devset and the test split.
 ablation: $(STAMP)

@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from jobs.score.bench import format_table, run_bench  # noqa: E402
-from jobs.train.config import TrainJobConfig  # noqa: E402
+from jobs.train.config import TrainJobConfig, default_model_config  # noqa: E402
 from jobs.train.trainer import train  # noqa: E402
 
 SR = 16000
@@ -57,16 +57,17 @@ def make_corpus(root: Path, n: int, seed: int = 0) -> Path:
     return manifest
 
 
-def timed_train(manifest: Path, work: Path, name: str, use_gpu: bool, epochs: int, cpus: float) -> dict:
+def timed_train(manifest: Path, work: Path, name: str, use_gpu: bool, epochs: int, cpus: float, frontend: str) -> dict:
     start = time.perf_counter()
     result = train(TrainJobConfig(
+        model=default_model_config().with_frontend(frontend),
         manifest=manifest, out=work / f"{name}.vxpkg", epochs=epochs, batch_size=64, num_workers=1,
         use_gpu=use_gpu, cpus_per_worker=cpus, storage_path=str(work / "runs"), name=name, resume=False,
         cache_dir=work / "cache", devset=None, patience=epochs, verbose=False,
     ))
     wall = time.perf_counter() - start
     return {
-        "run": name, "use_gpu": use_gpu, "epochs": len(result.history), "wall_s": round(wall, 1),
+        "run": f"{name} ({frontend})", "use_gpu": use_gpu, "epochs": len(result.history), "wall_s": round(wall, 1),
         "loss_first": round(result.history[0]["loss"], 4), "loss_last": round(result.history[-1]["loss"], 4),
         "dev_eer_last": round(result.history[-1]["dev_eer"], 4), "test_eer": round(result.metrics["test"]["eer"], 4),
     }
@@ -78,6 +79,7 @@ def main() -> int:
     parser.add_argument("--clips", type=int, default=1200)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--bench-files", type=int, default=300)
+    parser.add_argument("--frontend", default="whisper", choices=["loglinear", "logmel", "lfcc", "whisper"])
     parser.add_argument("--skip-train", action="store_true", help="only the scoring benchmark")
     parser.add_argument("--dry-run", action="store_true", help="CPU only, to check the script before a GPU lease")
     args = parser.parse_args()
@@ -89,8 +91,8 @@ def main() -> int:
     report: dict = {"device": device, "cpus": os.cpu_count(), "torch": torch.__version__}
     manifest = None if args.skip_train else make_corpus(work / "corpus", args.clips)
     report["train"] = [] if args.skip_train else [
-        timed_train(manifest, work, "gpu" if gpu else "cpu-as-gpu", gpu, args.epochs, 4 if gpu else 1),
-        timed_train(manifest, work, "cpu", False, 1, max(1, (os.cpu_count() or 2) - 4)),
+        timed_train(manifest, work, "gpu" if gpu else "cpu-as-gpu", gpu, args.epochs, 4 if gpu else 1, args.frontend),
+        timed_train(manifest, work, "cpu", False, 1, max(1, (os.cpu_count() or 2) - 4), args.frontend),
     ]
     print(json.dumps(report["train"], indent=1), flush=True)
     model = Path(__file__).resolve().parent.parent / "models" / "voxguard-default.vxpkg"

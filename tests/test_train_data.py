@@ -84,6 +84,13 @@ def test_ablation_variants_change_one_thing(tmp_path: Path) -> None:
         diffs = [section for section in ("audio", "frontend", "encoder", "comparison")
                  if getattr(config.model, section) != getattr(base.model, section)]
         diffs += [f for f in ("objective", "augmentation") if getattr(config, f) != getattr(base, f)]
+        if name.startswith("frontend="):
+            # The encoder follows the front-end (2-D convolutions for spectra, 1-D for Whisper).
+            assert diffs[0] == "frontend" and set(diffs) <= {"frontend", "encoder"}, (name, diffs)
+            changed = {f for f in ("kind", "channels", "dropout", "pooling", "embedding_dim")
+                       if getattr(config.model.encoder, f) != getattr(base.model.encoder, f)}
+            assert changed <= {"kind", "channels"}, (name, changed)
+            continue
         assert len(diffs) == (0 if name in ("baseline", "comparison=mahalanobis") else 1), (name, diffs)
         assert config.out.name.endswith(".vxpkg") and "=" not in config.name
 

@@ -30,6 +30,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "baseline": ("", {}),
     "objective=triplet": ("job", {"objective": "triplet"}),
     "objective=oneclass": ("job", {"objective": "oneclass"}),
+    "frontend=loglinear": ("frontend", {"kind": "loglinear"}),
     "frontend=logmel": ("frontend", {"kind": "logmel"}),
     "frontend=lfcc": ("frontend", {"kind": "lfcc"}),
     "pooling=mean": ("encoder", {"pooling": "mean"}),
@@ -46,7 +47,9 @@ def variant_config(base: TrainJobConfig, name: str, out_dir: Path) -> TrainJobCo
     config = dataclasses.replace(base, out=out_dir / f"{safe}.vxpkg", name=f"ablation-{safe}", resume=False)
     if section == "job":
         return dataclasses.replace(config, **changes)
-    if section in ("frontend", "encoder", "comparison"):
+    if section == "frontend":  # the encoder follows the front-end (1-D for Whisper, 2-D for spectra)
+        return dataclasses.replace(config, model=config.model.with_frontend(changes["kind"]))
+    if section in ("encoder", "comparison"):
         return dataclasses.replace(config, model=config.model.replace(**{section: changes}))
     return config
 

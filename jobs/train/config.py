@@ -13,8 +13,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def default_model_config() -> ModelConfig:
-    """The bundled model's network: 2 s windows keep CPU training and serving cheap."""
-    return ModelConfig().replace(audio={"window_s": 2.0, "hop_s": 1.0})
+    """The bundled model's network: frozen Whisper tiny.en (first 2 blocks) + 1-D CNN, 4 s windows.
+
+    Chosen over the log-linear spectrogram CNN by full-length runs on the same corpus
+    (README, Model quality): test-split EER 26 % vs 34 %, cross-corpus devset on a par.
+    """
+    return ModelConfig().with_frontend("whisper")
 
 
 @dataclass
