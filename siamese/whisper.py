@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchaudio.functional import melscale_fbanks
 
 SAMPLE_RATE = 16_000
 N_FFT = 400
@@ -98,10 +99,10 @@ class WhisperLogMel(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        import librosa
-
-        filters = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS)  # Slaney, as Whisper
-        self.register_buffer("filters", torch.from_numpy(filters.astype(np.float32)), persistent=False)
+        # Slaney-style mel scale and area normalisation: Whisper's filterbank (librosa's default).
+        filters = melscale_fbanks(N_FFT // 2 + 1, 0.0, SAMPLE_RATE / 2, N_MELS, SAMPLE_RATE,
+                                  norm="slaney", mel_scale="slaney").T.contiguous()
+        self.register_buffer("filters", filters, persistent=False)
         self.register_buffer("window", torch.hann_window(N_FFT), persistent=False)
 
     def forward(self, waveforms: torch.Tensor) -> torch.Tensor:

