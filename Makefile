@@ -30,7 +30,7 @@ bench: $(STAMP)
 bench-memory: $(STAMP)
 	$(VENV)/bin/voxguard bench score --files 0 --memory-scales 1000,5000
 
-## Rebuild the training corpus from ../shared/corpus (~24 min on 2 cores) and train the bundled model (~42 min).
+## Rebuild the training corpus from ../shared/corpus (~30 min on 2 cores) and train the bundled model (~25 min).
 corpus: $(STAMP)
 	$(VENV)/bin/voxguard corpus build --bonafide ../shared/corpus --out var/corpus --workers 2 --hifigan-max 24
 

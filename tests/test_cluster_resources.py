@@ -16,9 +16,11 @@ def test_cpu_cluster_keeps_half_the_cores_for_decoding() -> None:
     plan = scoring_actor_pool(LAPTOP, None, 0.25, 64)
     assert plan == {
         "min_size": 1, "max_size": 4, "num_cpus": 1.0, "num_gpus": 0.0,
-        "batch_size": 64, "device": "cpu", "torch_threads": 1,
+        "batch_size": 64, "device": "cpu", "torch_threads": 2,  # 4 actors x 2 threads use all 8 cores
     }
-    assert scoring_actor_pool(TWO_CORES, 0, 0.25, 8)["max_size"] == 1
+    two = scoring_actor_pool(TWO_CORES, 0, 0.25, 8)
+    assert (two["max_size"], two["torch_threads"]) == (1, 2)
+    assert scoring_actor_pool(LAPTOP, 8, 0.25, 8)["torch_threads"] == 1  # a fixed pool of 8 gets 1 each
     # A head-only cluster with no CPUs (all on autoscaled workers) still gets one actor.
     assert scoring_actor_pool({}, None, 0.5, 8)["max_size"] == 1
 
