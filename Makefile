@@ -42,7 +42,7 @@ train: corpus
 ## One short run per design choice, scored on the cross-corpus devset and the test split.
 ablation: $(STAMP)
 	$(PY) -m jobs.train.ablation --manifest var/corpus/manifest.parquet --out var/ablation \
-		--epochs 3 --batches-per-epoch 40 --num-workers 1 --max-eval-clips 300
+		--epochs 3 --batches-per-epoch 40 --num-workers 1 --cpus-per-worker 2 --max-eval-clips 300
 
 clean-venv:
 	rm -rf $(VENV)

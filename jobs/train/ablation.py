@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batches-per-epoch", type=int, default=40)
     p.add_argument("--num-workers", type=int, default=1)
+    p.add_argument("--cpus-per-worker", type=float, default=1.0, help="also the worker's torch threads")
     p.add_argument("--max-eval-clips", type=int, default=400)
     p.add_argument("--only", default="", help="comma-separated variant names")
     p.add_argument("--storage-path", default=None)
@@ -143,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     base = TrainJobConfig(
         manifest=args.manifest, out=args.out / "x.vxpkg", model=default_model_config(), epochs=args.epochs,
         batches_per_epoch=args.batches_per_epoch, num_workers=args.num_workers, patience=args.epochs,
+        cpus_per_worker=args.cpus_per_worker,
         max_dev_clips=args.max_eval_clips, max_test_clips=args.max_eval_clips, verbose=False,
         **({"storage_path": args.storage_path} if args.storage_path else {}),
     )
