@@ -109,15 +109,17 @@ def _model_config(config: TrainJobConfig):
     return config.model
 
 
+def _optimisation(config: TrainJobConfig) -> TrainConfig:
+    """The loop's `TrainConfig`: every setting the job config shares with it, passed on by name
+    (so a setting added to both, like `keep_best`, cannot be forgotten here)."""
+    shared = {f.name for f in dataclasses.fields(TrainConfig)} & {f.name for f in dataclasses.fields(TrainJobConfig)}
+    return TrainConfig(**{name: getattr(config, name) for name in sorted(shared)})
+
+
 def _loop_config(config: TrainJobConfig, data: dict[str, pd.DataFrame]) -> dict[str, Any]:
-    train_cfg = TrainConfig(
-        objective=config.objective, epochs=config.epochs, batch_size=config.batch_size,
-        batches_per_epoch=config.batches_per_epoch, lr=config.lr, weight_decay=config.weight_decay,
-        warmup_epochs=config.warmup_epochs, patience=config.patience, seed=config.seed, keep_best=config.keep_best,
-    )
     return {
         "model": _model_config(config).to_dict(),
-        "train": dataclasses.asdict(train_cfg),
+        "train": dataclasses.asdict(_optimisation(config)),
         "dev_rows": data["dev"][list(ROW_FIELDS)].to_dict("records"),
         "n_train": len(data["train"]),
         "threads": max(1, int(config.cpus_per_worker)),
