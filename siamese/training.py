@@ -33,16 +33,17 @@ class TrainConfig:
     """Optimisation settings (the network's own settings are in `ModelConfig`)."""
 
     objective: ObjectiveKind = "contrastive"
-    epochs: int = 20
+    epochs: int = 12
     batch_size: int = 32
+    # Batches per epoch summed over all workers (None: one pass over the train clips).
     batches_per_epoch: int | None = None
     lr: float = 2e-3
     weight_decay: float = 1e-3
     warmup_epochs: int = 1
-    patience: int = 5
+    # Epochs without a dev-EER gain before stopping.
+    patience: int = 4
+    # Same seed, same data and settings -> the same weights (one CPU worker; see `jobs.train.loop`).
     seed: int = 0
-    # Weight of each clip in the sampler: 1.0 for all, >1 boosts e.g. reviewer feedback clips.
-    feedback_weight: float = 1.0
     # True: keep the epoch with the best dev EER; False: the last epoch's weights (retraining,
     # where the dev split knows nothing of the feedback and the champion/challenger gate selects).
     keep_best: bool = True

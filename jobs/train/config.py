@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from siamese.config import ModelConfig, ObjectiveKind
-from siamese.training import ClipSet
+from siamese.config import ModelConfig
+from siamese.training import ClipSet, TrainConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,26 +21,14 @@ def default_model_config() -> ModelConfig:
     return ModelConfig().with_frontend("whisper")
 
 
-@dataclass
-class TrainJobConfig:
-    """Everything one training run needs. Paths may be local; `storage_path` may be s3://."""
+@dataclass(frozen=True, kw_only=True)
+class TrainJobConfig(TrainConfig):
+    """Everything one training run needs: the optimisation settings it inherits from `TrainConfig`,
+    plus data, cluster and reporting. Paths may be local; `storage_path` may be s3://."""
 
     manifest: Path
     out: Path
     model: ModelConfig = field(default_factory=default_model_config)
-    objective: ObjectiveKind = "contrastive"
-    epochs: int = 12
-    batch_size: int = 32
-    # Batches per epoch summed over all workers (None: one pass over the train clips).
-    batches_per_epoch: int | None = None
-    lr: float = 2e-3
-    weight_decay: float = 1e-3
-    warmup_epochs: int = 1
-    patience: int = 4
-    # Same seed, same data and settings -> the same weights (one CPU worker; see `jobs.train.loop`).
-    seed: int = 0
-    # False: package the last epoch's weights instead of the best dev-EER epoch's (retraining).
-    keep_best: bool = True
     num_workers: int = 2
     use_gpu: bool = False
     gpus_per_worker: float = 1.0
@@ -69,7 +57,7 @@ class TrainJobConfig:
     def __post_init__(self) -> None:
         # Ray Train and pyarrow need an absolute path or a URI: `--storage-path var/runs` must work too.
         if "://" not in self.storage_path:
-            self.storage_path = str(Path(self.storage_path).resolve())
+            object.__setattr__(self, "storage_path", str(Path(self.storage_path).resolve()))
 
 
 @dataclass

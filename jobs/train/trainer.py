@@ -110,10 +110,8 @@ def _model_config(config: TrainJobConfig):
 
 
 def _optimisation(config: TrainJobConfig) -> TrainConfig:
-    """The loop's `TrainConfig`: every setting the job config shares with it, passed on by name
-    (so a setting added to both, like `keep_best`, cannot be forgotten here)."""
-    shared = {f.name for f in dataclasses.fields(TrainConfig)} & {f.name for f in dataclasses.fields(TrainJobConfig)}
-    return TrainConfig(**{name: getattr(config, name) for name in sorted(shared)})
+    """The loop's `TrainConfig`: the optimisation settings the job config inherits from it."""
+    return TrainConfig(**{f.name: getattr(config, f.name) for f in dataclasses.fields(TrainConfig)})
 
 
 def _loop_config(config: TrainJobConfig, data: dict[str, pd.DataFrame]) -> dict[str, Any]:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
 from jobs.train.config import REPO_ROOT, TrainJobConfig, default_model_config
+
+
+# The CLI's defaults are the job config's, so the two cannot drift apart.
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainJobConfig) if f.default is not dataclasses.MISSING}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,16 +20,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--manifest", type=Path, default=REPO_ROOT / "var" / "corpus" / "manifest.parquet",
                    help="corpus manifest (.parquet from `voxguard corpus build`, or a path,label,source,speaker CSV)")
     p.add_argument("--out", type=Path, required=True, help="model package to write (.vxpkg); its Markdown card goes next to it as .md")
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--epochs", type=int, default=_DEFAULTS["epochs"])
+    p.add_argument("--batch-size", type=int, default=_DEFAULTS["batch_size"])
     p.add_argument("--batches-per-epoch", type=int, default=None, help="summed over workers (default: one pass)")
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--patience", type=int, default=4, help="epochs without dev-EER gain before stopping")
-    p.add_argument("--num-workers", type=int, default=2)
-    p.add_argument("--cpus-per-worker", type=float, default=1.0)
+    p.add_argument("--lr", type=float, default=_DEFAULTS["lr"])
+    p.add_argument("--patience", type=int, default=_DEFAULTS["patience"], help="epochs without dev-EER gain before stopping")
+    p.add_argument("--num-workers", type=int, default=_DEFAULTS["num_workers"])
+    p.add_argument("--cpus-per-worker", type=float, default=_DEFAULTS["cpus_per_worker"])
     p.add_argument("--use-gpu", action="store_true")
-    p.add_argument("--gpus-per-worker", type=float, default=1.0)
-    p.add_argument("--objective", choices=["contrastive", "triplet", "oneclass"], default="contrastive")
+    p.add_argument("--gpus-per-worker", type=float, default=_DEFAULTS["gpus_per_worker"])
+    p.add_argument("--objective", choices=["contrastive", "triplet", "oneclass"], default=_DEFAULTS["objective"])
     p.add_argument("--frontend", choices=["logmel", "loglinear", "lfcc", "whisper"], default=None,
                    help="whisper: frozen pretrained Whisper tiny.en encoder (first blocks) + 1-D CNN")
     p.add_argument("--pooling", choices=["attentive", "mean"], default=None)
@@ -34,8 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-dev-clips", type=int, default=None, help="cap on dev clips (scored every epoch)")
     p.add_argument("--max-test-clips", type=int, default=None, help="cap on test clips")
     p.add_argument("--no-augmentation", action="store_true", help="leave out the corpus's augmented variants")
-    p.add_argument("--storage-path", default=str(REPO_ROOT / "var" / "train-runs"), help="local folder or s3://bucket/prefix")
-    p.add_argument("--name", default="voxguard-train", help="run name; the same name + storage path resumes")
+    p.add_argument("--storage-path", default=_DEFAULTS["storage_path"], help="local folder or s3://bucket/prefix")
+    p.add_argument("--name", default=_DEFAULTS["name"], help="run name; the same name + storage path resumes")
     p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                    help="resume an interrupted run of the same name (default) or start afresh")
     p.add_argument("--init", type=Path, default=None, help="fine-tune from this package (its architecture is kept)")
@@ -43,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="cross-corpus devset folder, for reporting only (skipped if absent)")
     p.add_argument("--cache-dir", type=Path, default=REPO_ROOT / "var" / "cache" / "decoded")
     p.add_argument("--ray-address", default="", help="Ray cluster address (default: local Ray)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=_DEFAULTS["seed"])
     p.set_defaults(func=_run)
 
 
