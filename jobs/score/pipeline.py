@@ -60,7 +60,7 @@ def new_job_id() -> str:
 def run_scoring(
     source: str,
     dest: str,
-    model: str | Path | None = None,
+    model: str | Path | ModelPackage | None = None,
     *,
     settings: Settings | None = None,
     resume: bool = False,
@@ -83,6 +83,7 @@ def run_scoring(
     `on_rows(rows)` is called after each part is durably written, with that part's
     rows (dicts with the output columns): the hook for the feedback database.
     `progress` receives progress lines (default: stderr); pass `lambda s: None` to silence.
+    `model`: a package path or an already loaded `ModelPackage` (default: the settings' model).
     `group` with `enrolled` [n, embedding_dim]: verified bona fide references of that group
     (e.g. a known phone line) added to the model's reference bank for this job.
     Raises FileExistsError when `dest` already holds parts and neither `resume`
@@ -92,7 +93,7 @@ def run_scoring(
     progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     s3 = S3Options(settings.s3_endpoint, settings.s3_region)
     batch_size = int(batch_size or settings.batch_size)
-    package = ModelPackage.load(model or settings.model_path)
+    package = model if isinstance(model, ModelPackage) else ModelPackage.load(model or settings.model_path)
     version = package.version
     if group is not None and enrolled is not None and len(enrolled):
         package.enrolled[group] = np.asarray(enrolled, dtype=np.float32)

@@ -57,19 +57,21 @@ def _score(args: argparse.Namespace) -> int:
         print(f"error: {error}; pass --model PACKAGE or set VOXGUARD_MODEL", file=sys.stderr)
         return 2
     sink = None if args.no_feedback else FeedbackSink(settings, args.source, args.out)
+    package = None
     enrolled = None
     if args.group:
         from jobs.enroll import group_bank
         from siamese.package import ModelPackage
 
-        enrolled = group_bank(settings, ModelPackage.load(model).version, args.group)
+        package = ModelPackage.load(model)  # loaded once: the group's references are keyed by its version
+        enrolled = group_bank(settings, package.version, args.group)
         if enrolled is None:
             print(f"warning: group {args.group!r} has no enrolled references for this model", file=sys.stderr)
     try:
         summary = run_scoring(
             args.source,
             args.out,
-            model,
+            model if package is None else package,
             settings=settings,
             resume=args.resume,
             overwrite=args.overwrite,
