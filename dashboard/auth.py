@@ -4,7 +4,8 @@ With an `[auth]` section in `.streamlit/secrets.toml`, Streamlit's built-in OIDC
 flow signs people in and the reviewer name is their e-mail (a Reviewer row
 with that username, if any, gives the role). Without it, people sign in with a
 reviewer account from the feedback database (bcrypt hashes, `feedback.reviewers`).
-Either way, nothing but the sign-in page is rendered until someone is signed in.
+Either way, nothing but the sign-in page is rendered until someone is signed in,
+and an account disabled in the feedback database is shut out on its next page load.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import streamlit as st
 
 from dashboard.context import db, secret
 from feedback.audit import audit
-from feedback.reviewers import authenticate, roles_of
+from feedback.reviewers import authenticate, is_disabled, roles_of
 
 MANAGER_ROLES = ("lead", "admin")
 _SESSION_KEY = "user"
+_NOTICE_KEY = "auth_notice"
+_DISABLED = "This account is disabled. Ask an admin to re-enable it."
 
 
 @dataclass(frozen=True)
@@ -55,16 +58,33 @@ def current_user() -> User | None:
         if not name:
             return None
         with db() as session:
+            if is_disabled(session, name):
+                st.session_state[_NOTICE_KEY] = _DISABLED
+                return None
             role = roles_of(session, {name}).get(name, "reviewer")
         return User(username=name, role=role, via="oidc")
     data = st.session_state.get(_SESSION_KEY)
-    return User(**data) if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    with db() as session:  # re-checked on every run: disabling takes effect on the next click
+        disabled = is_disabled(session, data["username"])
+    if disabled:
+        st.session_state.pop(_SESSION_KEY, None)
+        st.session_state[_NOTICE_KEY] = _DISABLED
+        return None
+    return User(**data)
 
 
 def sign_in_page() -> None:
     """The only page an anonymous visitor gets."""
     st.title("voxguard review")
+    if notice := st.session_state.pop(_NOTICE_KEY, None):
+        st.error(notice)
     providers = oidc_providers()
+    if providers is not None and st.user.is_logged_in:  # signed in with the provider, but disabled here
+        if st.button("Sign out", key="oidc_sign_out"):
+            st.logout()
+        return
     if providers is not None:
         st.write("Sign in with your organisation account to review clips.")
         for provider in providers or [None]:

@@ -40,7 +40,7 @@ from feedback.models import (
     ScoringJob,
     utcnow,
 )
-from feedback.reviewers import roles_of
+from feedback.reviewers import is_disabled, roles_of
 
 DEFINITIVE = ("bonafide", "spoof")
 LEAD_ROLES = ("lead", "admin")
@@ -391,10 +391,12 @@ def record_verdict(
 
     The review row is always kept. `expected_version` is the item version the
     reviewer saw; when it is older, the verdict still counts and `stale=True`
-    tells the UI that someone else acted meanwhile.
+    tells the UI that someone else acted meanwhile. A disabled account raises PermissionError.
     """
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}, not {verdict!r}")
+    if is_disabled(session, reviewer):
+        raise PermissionError(f"reviewer {reviewer!r} is disabled")
     now = now or utcnow()
     item = session.get(ReviewItem, item_id)
     if item is None:

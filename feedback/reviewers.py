@@ -49,6 +49,25 @@ def set_role(session: Session, username: str, role: str, actor: str = "admin") -
     return reviewer
 
 
+def set_active(session: Session, username: str, active: bool, actor: str = "admin") -> Reviewer:
+    """Disable (or re-enable) an account: a disabled reviewer can neither sign in nor record verdicts.
+
+    Accounts are disabled rather than deleted so their past verdicts and audit events keep a name.
+    """
+    reviewer = session.scalar(select(Reviewer).where(Reviewer.username == username))
+    if reviewer is None:
+        raise LookupError(f"no reviewer {username!r}")
+    reviewer.active = active
+    audit(session, actor, "reviewer.enable" if active else "reviewer.disable", username=username)
+    return reviewer
+
+
+def is_disabled(session: Session, username: str) -> bool:
+    """True when `username` has an account and it is disabled (names without an account are not)."""
+    active = session.scalar(select(Reviewer.active).where(Reviewer.username == username))
+    return active is False
+
+
 def list_reviewers(session: Session) -> list[Reviewer]:
     """All reviewers by username."""
     return list(session.scalars(select(Reviewer).order_by(Reviewer.username)))

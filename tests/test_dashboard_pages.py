@@ -154,3 +154,21 @@ def test_admin_adds_a_reviewer_with_a_bcrypt_hash(db_url):
     assert not at.exception and "Added dave" in at.success[0].value
     (hashed,) = query(db_url, "select password_hash from reviewers where username = 'dave'")[0]
     assert bcrypt.checkpw(b"dave-password", hashed)
+
+
+def test_admin_disables_an_account_which_is_shut_out(db_url):
+    alice = app_as("alice")  # a signed-in local session
+    assert not alice.exception and not alice.text_input  # the queue, not the sign-in form
+    admin = app_as("root", role="admin", page="reviewers")
+    admin.selectbox(key="active_who").select("alice")
+    admin.radio(key="active_action").set_value("disable")
+    admin.button(key="FormSubmitter:set_active-Apply").click().run()
+    assert not admin.exception and "alice is disabled" in admin.success[0].value
+    assert query(db_url, "select active from reviewers where username = 'alice'") == [(False,)]
+    assert query(db_url, "select count(*) from audit_events where action = 'reviewer.disable'") == [(1,)]
+    # The same stored session on its next run of the entry script: signed out, told why.
+    # (AppTest re-runs only the page after the first run, so a fresh AppTest carries the session.)
+    alice = app_as("alice")
+    assert "user" not in alice.session_state
+    assert "disabled" in alice.error[0].value
+    assert [t.label for t in alice.text_input] == ["Username", "Password"]  # only the sign-in form is left

@@ -33,6 +33,18 @@ def test_cli_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
     assert "final: bonafide" in capsys.readouterr().out
     assert main(["review", "verdict", "s3://x/none.wav", "--as", "spoof"]) == 1
 
+    # A disabled account records nothing (its past verdicts stay); enabling it again restores it.
+    assert main(["review", "reviewers", "disable", "lee"]) == 0
+    capsys.readouterr()
+    assert main(["review", "verdict", "s3://x/b.wav", "--as", "spoof", "--reviewer", "lee"]) == 1
+    assert "reviewer 'lee' is disabled" in capsys.readouterr().err
+    assert main(["review", "reviewers", "list"]) == 0
+    assert "inactive" in capsys.readouterr().out
+    assert main(["review", "reviewers", "disable", "nobody"]) == 1
+    assert main(["review", "reviewers", "enable", "lee"]) == 0
+    assert main(["review", "verdict", "s3://x/b.wav", "--as", "spoof", "--reviewer", "lee"]) == 0
+    assert "final: spoof" in capsys.readouterr().out
+
     assert main(["policy", "set", "--min-mismatches", "1", "--max-age-days", "3"]) == 0
     out = capsys.readouterr().out
     assert "min_mismatches=1" in out and "retrain (mismatches)" in out

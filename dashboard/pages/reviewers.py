@@ -9,7 +9,7 @@ from dashboard.auth import User
 from dashboard.context import db
 from feedback.audit import list_events
 from feedback.models import ROLES
-from feedback.reviewers import add_reviewer, list_reviewers, set_role
+from feedback.reviewers import add_reviewer, list_reviewers, set_active, set_role
 from feedback.stats import clip_agreement, reviewer_agreement
 
 user: User = st.session_state["current_user"]
@@ -88,5 +88,16 @@ with accounts:
                 set_role(session, who, new_role, actor=user.username)
             state.reviewers_done = f"{who} is now {new_role}."
             st.rerun()
+        with st.form("set_active"):
+            c = st.columns(2)
+            who = c[0].selectbox("Reviewer", [p.username for p in people if p.username != user.username],
+                                 key="active_who")
+            enable = c[1].radio("Account", ["disable", "enable"], horizontal=True, key="active_action") == "enable"
+            apply = st.form_submit_button("Apply")
+        if apply and who:
+            with db() as session:
+                set_active(session, who, enable, actor=user.username)
+            state.reviewers_done = f"{who} is {'enabled' if enable else 'disabled'}."
+            st.rerun()
     else:
-        st.caption("Only admins can add reviewers or change roles.")
+        st.caption("Only admins can add reviewers, change roles or disable accounts.")

@@ -36,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.set_defaults(func=_add_reviewer)
     rls = rsub.add_parser("list", help="list reviewers")
     rls.set_defaults(func=_list_reviewers)
+    for action, text in (("disable", "stop an account from signing in and recording verdicts"),
+                         ("enable", "re-enable a disabled account")):
+        sp = rsub.add_parser(action, help=text)
+        sp.add_argument("name")
+        sp.set_defaults(func=_set_active, active=action == "enable")
 
 
 def _factory(args: argparse.Namespace):
@@ -66,7 +71,11 @@ def _verdict(args: argparse.Namespace) -> int:
         if item is None:
             print(f"no queue item for {args.clip}", file=sys.stderr)
             return 1
-        res = record_verdict(s, item.id, args.reviewer, args.verdict, args.note)
+        try:
+            res = record_verdict(s, item.id, args.reviewer, args.verdict, args.note)
+        except PermissionError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     print(f"recorded {args.verdict} by {args.reviewer}; item {res.item_id} is {res.status}"
           + (f" (final: {res.final_verdict})" if res.final_verdict else ""))
     return 0
@@ -80,6 +89,20 @@ def _add_reviewer(args: argparse.Namespace) -> int:
     with session_scope(_factory(args)) as s:
         add_reviewer(s, args.name, password, role=args.role, actor=getpass.getuser())
     print(f"added {args.role} {args.name}")
+    return 0
+
+
+def _set_active(args: argparse.Namespace) -> int:
+    from feedback.db import session_scope
+    from feedback.reviewers import set_active
+
+    try:
+        with session_scope(_factory(args)) as s:
+            set_active(s, args.name, args.active, actor=getpass.getuser())
+    except LookupError as error:
+        print(f"error: {error.args[0]}", file=sys.stderr)
+        return 1
+    print(f"{'enabled' if args.active else 'disabled'} {args.name}")
     return 0
 
 
