@@ -137,6 +137,27 @@ def eer(scores: Any, labels: Any) -> tuple[float, float]:
     return float(value), float(threshold)
 
 
+def eer_interval(
+    scores: Any, labels: Any, level: float = 0.95, n_boot: int = 1000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the EER, resampling bona fide and spoof trials separately.
+
+    How far the EER of a few hundred trials can move by chance: the width to keep in mind
+    before calling one design better than another.
+    """
+    s, y = _as_scores_labels(scores, labels)
+    bona, spoof = s[y == 1], s[y == 0]
+    rng = np.random.default_rng(seed)
+    both = np.concatenate([np.ones(bona.size), np.zeros(spoof.size)])
+    values = np.empty(n_boot)
+    for i in range(n_boot):
+        resampled = np.concatenate([rng.choice(bona, bona.size), rng.choice(spoof, spoof.size)])
+        values[i] = eer(resampled, both)[0]
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(values, [tail, 1.0 - tail])
+    return float(low), float(high)
+
+
 def roc_auc(scores: Any, labels: Any) -> float:
     """Area under the ROC: P(bona score > spoof score), ties counting 0.5 (Mann-Whitney U)."""
     from scipy.stats import rankdata
@@ -323,7 +344,7 @@ def metrics_card(
 ) -> dict[str, Any]:
     """All the metrics of one evaluation as a JSON-able dict of plain Python values.
 
-    Always: n_bonafide, n_spoof, eer, eer_threshold, min_dcf,
+    Always: n_bonafide, n_spoof, eer, eer_ci95 (bootstrap), eer_threshold, min_dcf,
     min_dcf_threshold, roc_auc and the cost parameters. With ``llrs``: act_dcf,
     cllr. With ``threshold``: threshold, accuracy, balanced_accuracy. With
     ``groups``: per_group_eer. With ``probs``: threshold_sweep.
@@ -331,10 +352,12 @@ def metrics_card(
     s, y = _as_scores_labels(scores, labels)
     e, e_thr = eer(s, y)
     m, m_thr = min_dcf(s, y, p_spoof, c_miss, c_fa)
+    e_low, e_high = eer_interval(s, y)
     card: dict[str, Any] = {
         "n_bonafide": int(y.sum()),
         "n_spoof": int(y.size - y.sum()),
         "eer": e,
+        "eer_ci95": [e_low, e_high],
         "eer_threshold": e_thr,
         "min_dcf": m,
         "min_dcf_threshold": m_thr,
@@ -361,6 +384,7 @@ _SUMMARY_KEYS: tuple[tuple[str, str], ...] = (
     ("n_bonafide", "Bona fide trials"),
     ("n_spoof", "Spoof trials"),
     ("eer", "EER"),
+    ("eer_ci95", "EER 95% bootstrap interval"),
     ("eer_threshold", "EER threshold"),
     ("min_dcf", "minDCF (normalised)"),
     ("min_dcf_threshold", "minDCF threshold"),
@@ -379,6 +403,8 @@ _PERCENT_KEYS = {"eer", "accuracy", "balanced_accuracy"}
 
 
 def _fmt(key: str, value: Any) -> str:
+    if key == "eer_ci95":
+        return f"{100.0 * value[0]:.1f}% – {100.0 * value[1]:.1f}%"
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return str(int(value))
     v = float(value)

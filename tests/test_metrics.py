@@ -193,3 +193,24 @@ def test_metrics_card_and_markdown():
     minimal = M.metrics_card(SCORES, LABELS)
     assert "cllr" not in minimal and "per_group_eer" not in minimal
     assert "Threshold sweep" not in M.format_card_markdown(minimal, "x")
+
+
+def test_eer_interval_brackets_the_eer_and_narrows_with_more_trials():
+    rng = np.random.default_rng(3)
+
+    def trials(n):
+        y = np.r_[np.ones(n), np.zeros(n)]
+        return rng.normal(size=2 * n) + 1.0 * y, y
+
+    small, large = trials(100), trials(2000)
+    low_s, high_s = M.eer_interval(*small)
+    low_l, high_l = M.eer_interval(*large)
+    assert low_s <= M.eer(*small)[0] <= high_s and low_l <= M.eer(*large)[0] <= high_l
+    # Width shrinks about as 1/sqrt(n): 20x the trials, ~4.5x narrower.
+    assert (high_l - low_l) < (high_s - low_s) / 3
+    # The true EER of two unit Gaussians one sigma apart is Phi(-0.5) = 30.85 %.
+    assert low_l < 0.3085 < high_l
+    assert M.eer_interval(*small) == (low_s, high_s)  # seeded: the card does not change between runs
+    card = M.metrics_card(*small)
+    assert card["eer_ci95"] == [low_s, high_s]
+    assert "EER 95% bootstrap interval" in M.format_card_markdown(card, "t")

@@ -87,7 +87,10 @@ if not cards:
 for name, card in cards.items():
     st.subheader(f"Metrics — {name}")
     m = st.columns(4)
-    m[0].metric("EER", charts.fmt_pct(card.get("eer")))
+    interval = card.get("eer_ci95")
+    m[0].metric("EER", charts.fmt_pct(card.get("eer")),
+                help=f"95 % bootstrap interval {charts.fmt_pct(interval[0])} – {charts.fmt_pct(interval[1])}"
+                if interval else None)
     m[1].metric("minDCF", charts.fmt_num(card.get("min_dcf")))
     m[2].metric("actDCF", charts.fmt_num(card.get("act_dcf")))
     m[3].metric("ROC AUC", charts.fmt_num(card.get("roc_auc")))
