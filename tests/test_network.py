@@ -48,6 +48,31 @@ def test_frontend_is_gain_invariant_and_normalised(frontend):
     assert a.mean(dim=-1).abs().max() < 1e-4
 
 
+def test_feature_masking_only_while_training():
+    config = BASE.replace(frontend={"time_masks": 2, "time_mask_width": 10, "feature_masks": 2, "feature_mask_width": 20})
+    module = Frontend(config.frontend, config.audio)
+    plain = Frontend(BASE.frontend, BASE.audio)
+    x = _waves(8)
+    torch.manual_seed(0)
+    masked = module.train()(x)
+    # Each clip draws its own masks: zeroed rows/frames differ between clips of one batch.
+    zero_rows = (masked == 0).all(dim=-1).squeeze(1)
+    zero_frames = (masked == 0).all(dim=-2).squeeze(1)
+    assert zero_rows.any() and zero_frames.any()
+    assert not all(torch.equal(zero_rows[0], r) and torch.equal(zero_frames[0], f) for r, f in zip(zero_rows[1:], zero_frames[1:]))
+    # Outside the masks the features are untouched, and evaluation never masks.
+    kept = masked != 0
+    assert torch.equal(masked[kept], plain(x)[kept])
+    assert torch.equal(module.eval()(x), plain.eval()(x))
+
+
+def test_configs_written_before_masking_existed_still_load():
+    data = BASE.to_dict()
+    for key in ("time_masks", "time_mask_width", "feature_masks", "feature_mask_width"):
+        del data["frontend"][key]
+    assert ModelConfig.from_dict(data) == BASE
+
+
 def test_unknown_frontend_is_refused():
     config = BASE.replace(frontend={"kind": "cqt"})
     with pytest.raises(ValueError):

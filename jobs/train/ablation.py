@@ -25,7 +25,8 @@ from jobs.train.trainer import prepare_data, train
 from siamese.package import ModelPackage
 from siamese.training import evaluate, fit_mahalanobis
 
-# name -> (changed config section, changes); objective is a job field, the rest model sections.
+# name -> (changed config section, changes); objective is a job field, the rest model sections
+# ("model": {section: changes} for a combination).
 VARIANTS: dict[str, tuple[str, dict]] = {
     "baseline": ("", {}),
     "objective=triplet": ("job", {"objective": "triplet"}),
@@ -33,7 +34,11 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "frontend=loglinear": ("frontend", {"kind": "loglinear"}),
     "frontend=logmel": ("frontend", {"kind": "logmel"}),
     "frontend=lfcc": ("frontend", {"kind": "lfcc"}),
+    "whisper_blocks=1": ("frontend", {"whisper_blocks": 1}),
+    "whisper_blocks=4": ("frontend", {"whisper_blocks": 4}),
+    "masking=on": ("frontend", {"time_masks": 2, "feature_masks": 2}),
     "pooling=mean": ("encoder", {"pooling": "mean"}),
+    "whisper_blocks=1+pooling=mean": ("model", {"frontend": {"whisper_blocks": 1}, "encoder": {"pooling": "mean"}}),
     "comparison=euclidean": ("comparison", {"kind": "euclidean"}),
     "comparison=mahalanobis": ("derived", {}),
     "augmentation=off": ("job", {"augmentation": False}),
@@ -47,10 +52,12 @@ def variant_config(base: TrainJobConfig, name: str, out_dir: Path) -> TrainJobCo
     config = dataclasses.replace(base, out=out_dir / f"{safe}.vxpkg", name=f"ablation-{safe}", resume=False)
     if section == "job":
         return dataclasses.replace(config, **changes)
-    if section == "frontend":  # the encoder follows the front-end (1-D for Whisper, 2-D for spectra)
+    if section == "frontend" and "kind" in changes:  # the encoder follows the front-end (1-D / 2-D)
         return dataclasses.replace(config, model=config.model.with_frontend(changes["kind"]))
-    if section in ("encoder", "comparison"):
+    if section in ("frontend", "encoder", "comparison"):
         return dataclasses.replace(config, model=config.model.replace(**{section: changes}))
+    if section == "model":  # several sections at once
+        return dataclasses.replace(config, model=config.model.replace(**changes))
     return config
 
 
@@ -133,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cpus-per-worker", type=float, default=1.0, help="also the worker's torch threads")
     p.add_argument("--max-eval-clips", type=int, default=400)
     p.add_argument("--only", default="", help="comma-separated variant names")
+    p.add_argument("--seed", type=int, default=0, help="training seed (repeat with others to see the noise)")
     p.add_argument("--storage-path", default=None)
     args = p.parse_args(argv)
     names = [n for n in args.only.split(",") if n] or list(VARIANTS)
@@ -144,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     base = TrainJobConfig(
         manifest=args.manifest, out=args.out / "x.vxpkg", model=default_model_config(), epochs=args.epochs,
         batches_per_epoch=args.batches_per_epoch, num_workers=args.num_workers, patience=args.epochs,
-        cpus_per_worker=args.cpus_per_worker,
+        cpus_per_worker=args.cpus_per_worker, seed=args.seed,
         max_dev_clips=args.max_eval_clips, max_test_clips=args.max_eval_clips, verbose=False,
         **({"storage_path": args.storage_path} if args.storage_path else {}),
     )
