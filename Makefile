@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: score test bench bench-memory train corpus ablation install clean-venv
+.PHONY: score test bench bench-memory train corpus ablation probe install clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -43,6 +43,11 @@ train: corpus
 ablation: $(STAMP)
 	$(PY) -m jobs.train.ablation --manifest var/corpus/manifest.parquet --out var/ablation \
 		--epochs 3 --batches-per-epoch 40 --num-workers 1 --cpus-per-worker 2 --max-eval-clips 300
+
+## Linear probe of every frozen Whisper layer (and resemblyzer when installed): the ceiling of the front-end.
+probe: $(STAMP)
+	$(PY) -m jobs.train.probe --manifest var/corpus/manifest.parquet --out var/probe/probe.md \
+		$$($(PY) -c 'import resemblyzer' 2>/dev/null && echo --resemblyzer)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -195,6 +195,12 @@ def _encoder_state(model_bin: str, n_blocks: int) -> tuple[dict[str, int], dict[
     return dims, tensors
 
 
+def encoder_depth(model_bin: str | Path | None = None) -> int:
+    """How many transformer blocks the Whisper encoder at `model_bin` has (tiny.en: 4)."""
+    ct2 = read_ct2_model(str(model_bin or default_model_bin()), prefix="encoder/")
+    return sum(1 for name in ct2.variables if name.endswith("/self_attention/linear_1/weight"))
+
+
 def load_whisper_encoder(n_blocks: int, model_bin: str | Path | None = None) -> WhisperEncoder:
     """A frozen `WhisperEncoder` with the first `n_blocks` blocks of the Whisper model at `model_bin`."""
     dims, tensors = _encoder_state(str(model_bin or default_model_bin()), n_blocks)
