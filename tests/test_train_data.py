@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from jobs.train.ablation import VARIANTS, variant_config
+from jobs.train.ablation import VARIANTS, table, variant_config
 from jobs.train.config import TrainJobConfig
 from jobs.train.data import select_training_rows, weight_rows
 from jobs.train.manifest import COLUMNS, load_manifest
@@ -91,8 +91,20 @@ def test_ablation_variants_change_one_thing(tmp_path: Path) -> None:
                        if getattr(config.model.encoder, f) != getattr(base.model.encoder, f)}
             assert changed <= {"kind", "channels"}, (name, changed)
             continue
-        assert len(diffs) == (0 if name in ("baseline", "comparison=mahalanobis") else 1), (name, diffs)
+        expected = 0 if name in ("baseline", "comparison=mahalanobis") else name.count("+") + 1
+        assert len(diffs) == expected, (name, diffs)
         assert config.out.name.endswith(".vxpkg") and "=" not in config.name
+
+
+def test_ablation_table_averages_seeds_and_shows_their_range() -> None:
+    def row(variant, seed, devset, test):
+        return {"variant": variant, "seed": seed, "devset_eer": devset, "test_eer": test, "dev_eer": 0.3,
+                "test_min_dcf": 0.7, "epochs": 3, "wall_s": 100.0}
+
+    text = table([row("baseline", 0, 0.40, 0.30), row("baseline", 1, 0.44, 0.20), row("pooling=mean", 0, None, 0.25)])
+    lines = text.splitlines()
+    assert lines[2].startswith("| baseline | 2 | 42.00% (40.0–44.0) | 25.00% (20.0–30.0) | 30.00% (30.0–30.0) |")
+    assert lines[3].startswith("| pooling=mean | 1 | n/a | 25.00% | 30.00% | 0.7000 |")
 
 
 def test_resume_refuses_a_run_started_with_other_settings(tmp_path: Path) -> None:

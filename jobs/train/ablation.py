@@ -81,23 +81,38 @@ def mahalanobis_from(baseline: Path, config: TrainJobConfig) -> ModelPackage:
 
 
 def table(rows: list[dict]) -> str:
-    """Markdown table of the ablation results."""
+    """Markdown table of the ablation results: one row per variant; with several seeds, the mean and
+    (in brackets) the range over seeds, which is the noise a difference must beat."""
     lines = [
-        "| Variant | Devset EER | Test EER | Dev EER | Test minDCF | Epochs | Wall s |",
-        "|---|---|---|---|---|---|---|",
+        "| Variant | Seeds | Devset EER | Test EER | Dev EER | Test minDCF | Epochs | Wall s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    by_variant: dict[str, list[dict]] = {}
     for r in rows:
-        def pct(v):
-            return "n/a" if v is None else f"{100 * v:.2f}%"
-        lines.append(f"| {r['variant']} | {pct(r['devset_eer'])} | {pct(r['test_eer'])} | {pct(r['dev_eer'])} "
-                     f"| {r['test_min_dcf']:.4f} | {r['epochs']} | {r['wall_s']:.0f} |")
+        by_variant.setdefault(r["variant"], []).append(r)
+
+    def cell(runs: list[dict], key: str, percent: bool = True) -> str:
+        values = [r[key] for r in runs if r[key] is not None]
+        if not values:
+            return "n/a"
+        scale, unit, digits = (100.0, "%", 2) if percent else (1.0, "", 4)
+        text = f"{scale * sum(values) / len(values):.{digits}f}{unit}"
+        if len(values) > 1:
+            text += f" ({scale * min(values):.1f}–{scale * max(values):.1f})"
+        return text
+
+    for name, runs in by_variant.items():
+        lines.append(f"| {name} | {len(runs)} | {cell(runs, 'devset_eer')} | {cell(runs, 'test_eer')} "
+                     f"| {cell(runs, 'dev_eer')} | {cell(runs, 'test_min_dcf', percent=False)} "
+                     f"| {max(r['epochs'] or 0 for r in runs)} | {sum(r['wall_s'] for r in runs) / len(runs):.0f} |")
     return "\n".join(lines) + "\n"
 
 
-def _row(name: str, pkg: ModelPackage, wall: float) -> dict:
+def _row(name: str, seed: int, pkg: ModelPackage, wall: float) -> dict:
     m = pkg.metrics
     return {
         "variant": name,
+        "seed": seed,
         "devset_eer": m.get("devset", {}).get("eer"),
         "test_eer": m["test"]["eer"],
         "dev_eer": m["dev"]["eer"],
@@ -108,24 +123,29 @@ def _row(name: str, pkg: ModelPackage, wall: float) -> dict:
     }
 
 
-def run(base: TrainJobConfig, out_dir: Path, names: list[str]) -> list[dict]:
-    """Train each variant in turn (baseline first when Mahalanobis is asked for); append rows to out_dir."""
+def run(base: TrainJobConfig, out_dir: Path, names: list[str], seeds: list[int] | None = None) -> list[dict]:
+    """Train each variant once per seed (baseline first when Mahalanobis is asked for); append rows to
+    out_dir/ablation.jsonl and rewrite out_dir/ablation.md after each run. Packages of several seeds
+    go to out_dir/seed-N/."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    seeds = seeds or [base.seed]
     rows: list[dict] = []
     results_file = out_dir / "ablation.jsonl"
-    for name in names:
-        started = time.time()
-        config = variant_config(base, name, out_dir)
-        if VARIANTS[name][0] == "derived":
-            pkg = mahalanobis_from(out_dir / "baseline.vxpkg", config)
-            pkg.save(config.out)
-        else:
-            pkg = ModelPackage.load(train(config).package_path)
-        rows.append(_row(name, pkg, time.time() - started))
-        with results_file.open("a") as f:
-            f.write(json.dumps(rows[-1]) + "\n")
-        (out_dir / "ablation.md").write_text(table(rows))
-        print(table(rows), flush=True)
+    for seed in seeds:
+        seed_dir = out_dir / f"seed-{seed}" if len(seeds) > 1 else out_dir
+        for name in names:
+            started = time.time()
+            config = dataclasses.replace(variant_config(base, name, seed_dir), seed=seed)
+            if VARIANTS[name][0] == "derived":
+                pkg = mahalanobis_from(seed_dir / "baseline.vxpkg", config)
+                pkg.save(config.out)
+            else:
+                pkg = ModelPackage.load(train(config).package_path)
+            rows.append(_row(name, seed, pkg, time.time() - started))
+            with results_file.open("a") as f:
+                f.write(json.dumps(rows[-1]) + "\n")
+            (out_dir / "ablation.md").write_text(table(rows))
+            print(table(rows), flush=True)
     return rows
 
 
@@ -140,23 +160,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cpus-per-worker", type=float, default=1.0, help="also the worker's torch threads")
     p.add_argument("--max-eval-clips", type=int, default=400)
     p.add_argument("--only", default="", help="comma-separated variant names")
-    p.add_argument("--seed", type=int, default=0, help="training seed (repeat with others to see the noise)")
+    p.add_argument("--seeds", default="0", help="comma-separated training seeds; several show the noise")
     p.add_argument("--storage-path", default=None)
     args = p.parse_args(argv)
     names = [n for n in args.only.split(",") if n] or list(VARIANTS)
     unknown = set(names) - set(VARIANTS)
     if unknown:
         p.error(f"unknown variants {sorted(unknown)}; known: {list(VARIANTS)}")
-    if "comparison=mahalanobis" in names and "baseline" not in names and not (args.out / "baseline.vxpkg").exists():
+    if "comparison=mahalanobis" in names and "baseline" not in names:
         names.insert(0, "baseline")
     base = TrainJobConfig(
         manifest=args.manifest, out=args.out / "x.vxpkg", model=default_model_config(), epochs=args.epochs,
         batches_per_epoch=args.batches_per_epoch, num_workers=args.num_workers, patience=args.epochs,
-        cpus_per_worker=args.cpus_per_worker, seed=args.seed,
+        cpus_per_worker=args.cpus_per_worker,
         max_dev_clips=args.max_eval_clips, max_test_clips=args.max_eval_clips, verbose=False,
         **({"storage_path": args.storage_path} if args.storage_path else {}),
     )
-    run(base, args.out, names)
+    run(base, args.out, names, [int(x) for x in args.seeds.split(",") if x])
     return 0
 
 
