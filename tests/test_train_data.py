@@ -119,3 +119,20 @@ def test_resume_refuses_a_run_started_with_other_settings(tmp_path: Path) -> Non
     _delete_run(base)  # what --no-resume does
     assert not (tmp_path / "runs" / "r").exists()
     check_resume(TrainJobConfig(**{**base.__dict__, "objective": "triplet"}))
+
+
+def test_train_cli_defaults_are_the_job_configs_and_flags_shape_the_model() -> None:
+    from voxguard.cli import build_parser
+    from voxguard.commands.train import _model
+
+    parser = build_parser()
+    args = parser.parse_args(["train", "--out", "x.vxpkg"])
+    defaults = TrainJobConfig(manifest=Path("m.parquet"), out=Path("x.vxpkg"))
+    for name in ("epochs", "batch_size", "lr", "patience", "num_workers", "cpus_per_worker", "objective", "seed"):
+        assert getattr(args, name) == getattr(defaults, name), name
+    assert _model(args) == defaults.model
+    args = parser.parse_args(["train", "--out", "x.vxpkg", "--whisper-blocks", "1", "--pooling", "mean"])
+    model = _model(args)
+    assert (model.frontend.kind, model.frontend.whisper_blocks, model.encoder.pooling) == ("whisper", 1, "mean")
+    with pytest.raises(SystemExit):
+        _model(parser.parse_args(["train", "--out", "x.vxpkg", "--frontend", "logmel", "--whisper-blocks", "1"]))

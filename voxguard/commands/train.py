@@ -32,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--objective", choices=["contrastive", "triplet", "oneclass"], default=_DEFAULTS["objective"])
     p.add_argument("--frontend", choices=["logmel", "loglinear", "lfcc", "whisper"], default=None,
                    help="whisper: frozen pretrained Whisper tiny.en encoder (first blocks) + 1-D CNN")
+    p.add_argument("--whisper-blocks", type=int, default=None,
+                   help="with the whisper front-end: how many of its transformer blocks to use (tiny.en has 4)")
     p.add_argument("--pooling", choices=["attentive", "mean"], default=None)
     p.add_argument("--comparison", choices=["cosine", "euclidean", "mahalanobis"], default=None)
     p.add_argument("--channels", default=None, help="encoder channels, e.g. 16,32,64,128")
@@ -56,6 +58,10 @@ def _model(args: argparse.Namespace):
     model = default_model_config()
     if args.frontend:
         model = model.with_frontend(args.frontend)
+    if args.whisper_blocks is not None:
+        if model.frontend.kind != "whisper":
+            raise SystemExit("--whisper-blocks needs the whisper front-end")
+        model = model.replace(frontend={"whisper_blocks": args.whisper_blocks})
     if args.pooling:
         model = model.replace(encoder={"pooling": args.pooling})
     if args.channels:
