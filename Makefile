@@ -40,9 +40,13 @@ train: corpus
 		--num-workers 1 --cpus-per-worker 2 --max-dev-clips 400 --name bundled --no-resume
 
 ## One short run per design choice, scored on the cross-corpus devset and the test split.
+## `make ablation SEEDS=0,1,2 ONLY=baseline,pooling=mean` repeats runs to show the noise.
+SEEDS ?= 0
+ONLY  ?=
 ablation: $(STAMP)
 	$(PY) -m jobs.train.ablation --manifest var/corpus/manifest.parquet --out var/ablation \
-		--epochs 3 --batches-per-epoch 40 --num-workers 1 --cpus-per-worker 2 --max-eval-clips 300
+		--epochs 3 --batches-per-epoch 40 --num-workers 1 --cpus-per-worker 2 --max-eval-clips 300 \
+		--seeds $(SEEDS) $(if $(ONLY),--only $(ONLY))
 
 ## Linear probe of every frozen Whisper layer (and resemblyzer when installed): the ceiling of the front-end.
 probe: $(STAMP)

@@ -131,8 +131,8 @@ def test_train_cli_defaults_are_the_job_configs_and_flags_shape_the_model() -> N
     for name in ("epochs", "batch_size", "lr", "patience", "num_workers", "cpus_per_worker", "objective", "seed"):
         assert getattr(args, name) == getattr(defaults, name), name
     assert _model(args) == defaults.model
-    args = parser.parse_args(["train", "--out", "x.vxpkg", "--whisper-blocks", "1", "--pooling", "mean"])
+    args = parser.parse_args(["train", "--out", "x.vxpkg", "--whisper-blocks", "3", "--pooling", "mean"])
     model = _model(args)
-    assert (model.frontend.kind, model.frontend.whisper_blocks, model.encoder.pooling) == ("whisper", 1, "mean")
+    assert (model.frontend.kind, model.frontend.whisper_blocks, model.encoder.pooling) == ("whisper", 3, "mean")
     with pytest.raises(SystemExit):
         _model(parser.parse_args(["train", "--out", "x.vxpkg", "--frontend", "logmel", "--whisper-blocks", "1"]))

@@ -34,11 +34,11 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "frontend=loglinear": ("frontend", {"kind": "loglinear"}),
     "frontend=logmel": ("frontend", {"kind": "logmel"}),
     "frontend=lfcc": ("frontend", {"kind": "lfcc"}),
-    "whisper_blocks=1": ("frontend", {"whisper_blocks": 1}),
+    "whisper_blocks=2": ("frontend", {"whisper_blocks": 2}),
     "whisper_blocks=4": ("frontend", {"whisper_blocks": 4}),
     "masking=on": ("frontend", {"time_masks": 2, "feature_masks": 2}),
     "pooling=mean": ("encoder", {"pooling": "mean"}),
-    "whisper_blocks=1+pooling=mean": ("model", {"frontend": {"whisper_blocks": 1}, "encoder": {"pooling": "mean"}}),
+    "whisper_blocks=2+pooling=mean": ("model", {"frontend": {"whisper_blocks": 2}, "encoder": {"pooling": "mean"}}),
     "comparison=euclidean": ("comparison", {"kind": "euclidean"}),
     "comparison=mahalanobis": ("derived", {}),
     "augmentation=off": ("job", {"augmentation": False}),
@@ -95,10 +95,10 @@ def table(rows: list[dict]) -> str:
         values = [r[key] for r in runs if r[key] is not None]
         if not values:
             return "n/a"
-        scale, unit, digits = (100.0, "%", 2) if percent else (1.0, "", 4)
+        scale, unit, digits, range_digits = (100.0, "%", 2, 1) if percent else (1.0, "", 4, 3)
         text = f"{scale * sum(values) / len(values):.{digits}f}{unit}"
         if len(values) > 1:
-            text += f" ({scale * min(values):.1f}–{scale * max(values):.1f})"
+            text += f" ({scale * min(values):.{range_digits}f}–{scale * max(values):.{range_digits}f})"
         return text
 
     for name, runs in by_variant.items():
