@@ -67,9 +67,7 @@ def test_whisper_weights_stay_out_of_packages_and_out_of_training(tmp_path: Path
     network = SiameseNetwork(whisper_config())
     state = network.state_dict()
     assert not [key for key in state if "whisper" in key]
-    stored = sum(t.numel() for t in state.values())
     frozen = sum(p.numel() for p in network.frontend.whisper.parameters())
-    assert frozen > 5 * stored  # the pretrained part is most of the network yet none of the file
 
     network.train()
     assert not network.frontend.whisper.training  # frozen: inference mode while the head trains
@@ -85,6 +83,8 @@ def test_whisper_weights_stay_out_of_packages_and_out_of_training(tmp_path: Path
     )
     path = package.save(tmp_path / "whisper.vxpkg")
     assert path.stat().st_size < 5 * 2**20
+    # The file is smaller than half of the pretrained weights alone: none of them are in it.
+    assert path.stat().st_size < frozen * 4 / 2
     rebuilt = ModelPackage.load(path).build_network().eval()
     with torch.no_grad():
         assert torch.allclose(rebuilt.score(windows), network.score(windows), atol=1e-5)
