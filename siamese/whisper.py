@@ -151,13 +151,17 @@ class WhisperEncoder(nn.Module):
         self.d_model = d_model
 
     def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
+        return self.hidden_states(log_mel)[-1]
+
+    def hidden_states(self, log_mel: torch.Tensor) -> list[torch.Tensor]:
+        """The conv stem's output (positions added), then each block's: n_blocks + 1 tensors [B, frames, d]."""
         x = F.gelu(self.conv2(F.gelu(self.conv1(log_mel)))).transpose(1, 2)
         if x.shape[1] > self.positional_embedding.shape[0]:
             raise ValueError("window longer than Whisper's 30 s")
-        x = x + self.positional_embedding[: x.shape[1]]
+        states = [x + self.positional_embedding[: x.shape[1]]]
         for block in self.blocks:
-            x = block(x)
-        return x
+            states.append(block(states[-1]))
+        return states
 
 
 @lru_cache(maxsize=2)

@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 import torch
-import torch.nn.functional as F
 
 from jobs.train.config import REPO_ROOT
 from siamese.audio import decode_audio
@@ -44,13 +43,9 @@ def whisper_layer_stats(max_seconds: float) -> Extractor:
         x = torch.from_numpy(_fit_length(waveform, max_seconds))[None]
         with torch.no_grad():
             mel = log_mel(x)
-            layers = {"log-mel (Whisper input)": mel.transpose(1, 2)}
-            h = F.gelu(encoder.conv2(F.gelu(encoder.conv1(mel)))).transpose(1, 2)
-            h = h + encoder.positional_embedding[: h.shape[1]]
-            layers["Whisper conv stem"] = h
-            for i, block in enumerate(encoder.blocks, start=1):
-                h = block(h)
-                layers[f"Whisper block {i}"] = h
+            stem, *blocks = encoder.hidden_states(mel)
+            layers = {"log-mel (Whisper input)": mel.transpose(1, 2), "Whisper conv stem": stem}
+            layers.update({f"Whisper block {i}": h for i, h in enumerate(blocks, start=1)})
         return {name: torch.cat([t[0].mean(0), t[0].std(0)]).numpy() for name, t in layers.items()}
 
     return extract
