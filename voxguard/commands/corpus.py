@@ -29,6 +29,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--no-audit", action="store_true")
     build.set_defaults(func=_build)
 
+    imp = sub.add_parser("import", help="add labelled clips (CSV: path,label[,system,family,speaker,group,...]) "
+                                        "with the corpus's own processing and a group-disjoint split")
+    imp.add_argument("manifest", type=Path, help="labelled manifest CSV (path and label columns at least)")
+    imp.add_argument("--out", required=True, type=Path, help="output folder (manifest.parquet, import_report.csv)")
+    imp.add_argument("--audio-root", type=Path, default=None,
+                     help="folder the manifest's relative paths point into (default: the manifest's folder)")
+    imp.add_argument("--mirror-root", type=Path, default=None,
+                     help="bare git mirrors (OWNER+NAME/repo) to read rows with repo/commit/repo_path from")
+    imp.add_argument("--devset", action="append", type=Path, default=[],
+                     help="evaluation set (folder or manifest CSV) whose audio is refused (repeatable)")
+    imp.add_argument("--exclude-system", action="append", default=[],
+                     help="drop systems whose name starts with this prefix (repeatable)")
+    imp.add_argument("--variants", type=int, default=2, help="augmented variants per clip (default 2)")
+    imp.add_argument("--test-fraction", type=float, default=0.15, help="share of clips (whole groups) in test")
+    imp.add_argument("--dev-fraction", type=float, default=0.1, help="share of clips (whole groups) in dev")
+    imp.add_argument("--seed", type=int, default=1234, help="seed of the split and the augmentation draws")
+    imp.add_argument("--workers", type=int, default=None, help="Ray CPUs for a local cluster (default: all)")
+    imp.set_defaults(func=_import)
+
+    merge = sub.add_parser("merge", help="combine corpus manifests (a build and imports) into the one training reads")
+    merge.add_argument("manifests", nargs="+", type=Path, help="manifest.parquet files or their folders")
+    merge.add_argument("--out", required=True, type=Path, help="combined manifest to write (.parquet)")
+    merge.set_defaults(func=_merge)
+
     audit = sub.add_parser("audit", help="shortcut audit of a corpus manifest (prints JSON)")
     audit.add_argument("manifest", type=Path, help="manifest.parquet (or its folder)")
     audit.add_argument("--seed", type=int, default=0)
@@ -54,6 +78,38 @@ def _build(args: argparse.Namespace) -> int:
     print(json.dumps(info["counts"]["split_label"], indent=2))
     print(f"manifest: {out / 'manifest.parquet'}")
     return 0 if info["clips"] else 1
+
+
+def _import(args: argparse.Namespace) -> int:
+    from jobs.corpus.importer import ImportConfig, import_labelled
+    from voxguard.settings import Settings
+
+    if not args.manifest.is_file():
+        raise FileNotFoundError(f"no such manifest: {args.manifest}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    info = import_labelled(ImportConfig(
+        manifest=args.manifest, out=args.out, audio_root=args.audio_root, mirror_root=args.mirror_root,
+        devsets=tuple(args.devset), exclude_systems=tuple(args.exclude_system), variants_per_clip=args.variants,
+        seed=args.seed, test_fraction=args.test_fraction, dev_fraction=args.dev_fraction,
+        workers=args.workers, ray_address=Settings.from_env().ray_address,
+    ))
+    print(f"imported {info['imported']} of {info['rows']} rows -> {info['clips_written']} clips "
+          f"({info['rejected']} rejected{': ' if info['rejected'] else ''}"
+          + ", ".join(f"{n} {reason}" for reason, n in sorted(info["rejected_by_reason"].items())) + ")")
+    for key in ("clean_clips_by_split_label", "clean_clips_by_family", "groups_by_split"):
+        print(f"{key}: " + ", ".join(f"{k}={v}" for k, v in sorted(info[key].items())))
+    print(f"manifest: {args.out / 'manifest.parquet'}  report: {args.out / 'import_report.csv'}")
+    return 0 if info["imported"] else 1
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from jobs.corpus.merge import merge_manifests
+
+    merged = merge_manifests(list(args.manifests), args.out)
+    counts = merged.groupby(["split", "label"]).size()
+    print(f"{len(merged)} clips from {len(args.manifests)} manifests -> {args.out}")
+    print(", ".join(f"{split}/{label}={n}" for (split, label), n in counts.items()))
+    return 0
 
 
 def _audit(args: argparse.Namespace) -> int:
