@@ -13,6 +13,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 
 from cluster.runtime_env import build_runtime_env
+from voxguard.errors import ClusterError
 
 KINDS: tuple[str, ...] = ("score", "train", "retrain")
 DEFAULT_DASHBOARD = "http://127.0.0.1:8265"
@@ -48,7 +49,13 @@ def client(address: str | None = None):  # type: ignore[no-untyped-def]
 
     # Without this the client sends no token and a token-auth cluster answers 401.
     enable_token_auth_if_available()
-    return JobSubmissionClient(resolve_dashboard_address(address))
+    url = resolve_dashboard_address(address)
+    try:
+        return JobSubmissionClient(url)
+    except ConnectionError as error:  # the constructor asks the server for its version
+        raise ClusterError(
+            f"no Ray Jobs API answers at {url} (start one with `voxguard cluster up`, or pass --address)"
+        ) from error
 
 
 def job_entrypoint(kind: str, args: Sequence[str]) -> str:

@@ -33,13 +33,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script."""
+    """Entry point of the console script.
+
+    A user-fixable failure (`VoxguardError`, or a dependency's exception that
+    `explain` recognises) prints one line on stderr and returns 2; anything else
+    is a bug and propagates as a traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except Exception as error:  # noqa: BLE001 - re-raised below unless it is a known user mistake
+        from voxguard.explain import explain
+
+        known = explain(error)
+        if known is None:
+            raise
+        print(f"voxguard: error: {_one_line(known)}", file=sys.stderr)
+        return 2
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's message on a single line (driver messages often span several)."""
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 if __name__ == "__main__":

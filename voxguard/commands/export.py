@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from voxguard.errors import InputNotFound
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `export` command."""
@@ -26,13 +28,8 @@ def _export(args: argparse.Namespace) -> int:
     from siamese.export import export_package  # torch import deferred: keeps `voxguard --help` fast
 
     if not args.package.is_file():
-        print(f"error: no model package at {args.package}")
-        return 2
-    try:
-        result = export_package(args.package, args.fmt, args.out)
-    except ValueError as error:  # not a package, unknown format
-        print(f"error: {error}")
-        return 2
+        raise InputNotFound(f"no model package at {args.package}")
+    result = export_package(args.package, args.fmt, args.out)  # not a package: InvalidPackage, one line
     summary = {
         "format": result.format,
         "path": str(result.path),

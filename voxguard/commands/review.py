@@ -96,12 +96,8 @@ def _set_active(args: argparse.Namespace) -> int:
     from feedback.db import session_scope
     from feedback.reviewers import set_active
 
-    try:
-        with session_scope(_factory(args)) as s:
-            set_active(s, args.name, args.active, actor=getpass.getuser())
-    except LookupError as error:
-        print(f"error: {error.args[0]}", file=sys.stderr)
-        return 1
+    with session_scope(_factory(args)) as s:
+        set_active(s, args.name, args.active, actor=getpass.getuser())  # NotFound: one line, exit 2
     print(f"{'enabled' if args.active else 'disabled'} {args.name}")
     return 0
 
