@@ -12,7 +12,6 @@ import os
 import shlex
 from collections.abc import Mapping, Sequence
 
-from cluster.runtime_env import build_runtime_env
 from voxguard.errors import ClusterError
 
 KINDS: tuple[str, ...] = ("score", "train", "retrain")
@@ -80,6 +79,8 @@ def submit_entrypoint(
     `runtime_env` None ships this checkout (`build_runtime_env()`); pass {} to
     run against whatever the cluster has installed.
     """
+    from cluster.runtime_env import build_runtime_env  # packaging/metadata: not needed to build the CLI
+
     env = build_runtime_env() if runtime_env is None else dict(runtime_env)
     return client(address).submit_job(
         entrypoint=entrypoint,

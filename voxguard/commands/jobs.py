@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import sys
 
-from cluster import jobs_api
 from voxguard.commands.submit import quiet_ray_logs
 
 
@@ -45,6 +44,8 @@ def _when(ms: object) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from cluster import jobs_api
+
     quiet_ray_logs()
     jobs = jobs_api.list_jobs(args.address)
     if args.json:
@@ -57,6 +58,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from cluster import jobs_api
+
     quiet_ray_logs()
     if args.wait:
         status = jobs_api.wait_for_job(args.submission_id, args.address, timeout_s=args.timeout)
@@ -70,6 +73,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _logs(args: argparse.Namespace) -> int:
+    from cluster import jobs_api
+
     quiet_ray_logs()
     if args.follow:
         jobs_api.follow_logs(args.submission_id, sys.stdout.write, args.address)
@@ -79,6 +84,8 @@ def _logs(args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
+    from cluster import jobs_api
+
     quiet_ray_logs()
     stopped = jobs_api.stop_job(args.submission_id, args.address)
     print("stop requested" if stopped else "job had already finished")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cluster import jobs_api, submit
-from cluster.runtime_env import build_runtime_env
+from cluster.submit import KINDS
 
 
 def quiet_ray_logs() -> None:
@@ -56,12 +55,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     # (with a sibling KIND positional it would swallow them).
     options.add_argument("args", nargs=argparse.REMAINDER, help="-- then the job's own arguments")
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
-    for kind in submit.KINDS:
+    for kind in KINDS:
         sub = kinds.add_parser(kind, parents=[options], help=f"run `voxguard {kind}` on the cluster")
         sub.set_defaults(func=_submit)
 
 
 def _submit(args: argparse.Namespace) -> int:
+    from cluster import jobs_api, submit
+    from cluster.runtime_env import build_runtime_env
+
     quiet_ray_logs()
     job_args = list(args.args)
     if job_args and job_args[0] == "--":

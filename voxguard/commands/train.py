@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
-from jobs.train.config import REPO_ROOT, TrainJobConfig, default_model_config
+from voxguard.settings import REPO_ROOT
 
-
-# The CLI's defaults are the job config's, so the two cannot drift apart.
-_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainJobConfig) if f.default is not dataclasses.MISSING}
+# The job config's defaults (`jobs.train.config.TrainJobConfig`), written out so that
+# building the parser does not import torch (`voxguard --help` stays fast);
+# tests/test_cli_lazy.py fails if the two drift apart.
+DEFAULTS: dict[str, object] = {
+    "epochs": 12,
+    "batch_size": 32,
+    "lr": 2e-3,
+    "patience": 4,
+    "num_workers": 2,
+    "cpus_per_worker": 1.0,
+    "gpus_per_worker": 1.0,
+    "objective": "contrastive",
+    "storage_path": str(REPO_ROOT / "var" / "train-runs"),
+    "name": "voxguard-train",
+    "seed": 0,
+}
+_DEFAULTS = DEFAULTS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -55,6 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _model(args: argparse.Namespace):
+    from jobs.train.config import default_model_config
+
     model = default_model_config()
     if args.frontend:
         model = model.with_frontend(args.frontend)
@@ -74,6 +89,7 @@ def _model(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace) -> int:
+    from jobs.train.config import TrainJobConfig
     from jobs.train.trainer import train
 
     config = TrainJobConfig(
