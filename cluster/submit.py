@@ -40,6 +40,25 @@ def resolve_dashboard_address(address: str | None = None) -> str:
     return candidate.rstrip("/")
 
 
+def jobs_url_for_ray_address(ray_address: str) -> str:
+    """The Jobs API URL of the cluster a Ray address (`VOXGUARD_RAY_ADDRESS`) names.
+
+    The one place that maps the forms users set: an http(s) URL is the Jobs API
+    itself; `ray://host:port` or a GCS `host:port` means that host's dashboard on
+    8265, except for the head `voxguard cluster up` started here, whose dashboard
+    may sit on another port (read from its state file).
+    """
+    if ray_address.startswith(("http://", "https://")):
+        return ray_address.rstrip("/")
+    bare = ray_address.removeprefix("ray://")
+    from cluster.head import _pid_alive, read_state
+
+    state = read_state()
+    if state is not None and state.gcs_address == bare and _pid_alive(state.pid):
+        return state.dashboard_url
+    return f"http://{bare.split(':')[0]}:8265"
+
+
 def client(address: str | None = None):  # type: ignore[no-untyped-def]
     """A `JobSubmissionClient` for the resolved address (checks the server answers)."""
     from ray.job_submission import JobSubmissionClient
