@@ -66,12 +66,12 @@ def test_database_down(capsys: pytest.CaptureFixture[str]) -> None:
     url = f"postgresql+psycopg://voxguard@127.0.0.1:{free_port()}/voxguard"
     assert main(["db", "upgrade", "--url", url]) == 2
     assert "cannot reach the feedback database" in _one_error_line(capsys)
-    assert main(["models", "--url", url, "list"]) == 2
+    assert main(["models", "list", "--db-url", url]) == 2
     assert "cannot reach the feedback database" in _one_error_line(capsys)
 
 
 def test_database_never_migrated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["models", "--url", f"sqlite:///{tmp_path / 'blank.db'}", "list"]) == 2
+    assert main(["models", "--db-url", f"sqlite:///{tmp_path / 'blank.db'}", "list"]) == 2
     assert "voxguard db upgrade" in _one_error_line(capsys)
 
 

@@ -29,7 +29,34 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module = importlib.import_module(f"voxguard.commands.{module_info.name}")
         module.register(subparsers)
+    _show_defaults(parser)
     return parser
+
+
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Appends "(default: X)" to a flag's help when X says something (not None/False) and
+    the help does not already name its default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            action.option_strings
+            and "default" not in text
+            and default not in (None, False, argparse.SUPPRESS, [], ())
+            and not isinstance(action, argparse._StoreConstAction)  # includes store_true/false
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Give every (sub-)parser the formatter: argparse does not pass it down to sub-parsers."""
+    parser.formatter_class = _DefaultsFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _show_defaults(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "calibration and the operating point stay in the package metadata.",
     )
     parser.add_argument("package", type=Path, help="model package (.vxpkg)")
-    parser.add_argument("--format", dest="fmt", required=True, choices=("torchscript", "onnx", "int8"))
+    parser.add_argument("--format", dest="fmt", required=True, choices=("torchscript", "onnx", "int8"),
+                        help="export format (int8: dynamically quantised TorchScript)")
     parser.add_argument("--out", type=Path, required=True, help="output file")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(func=_export)

@@ -18,22 +18,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     address.add_argument("--address", default=None, help="dashboard URL, e.g. http://HOST:8265")
 
     ls = actions.add_parser("list", parents=[address], help="all jobs, oldest first")
-    ls.add_argument("--json", action="store_true")
+    ls.add_argument("--json", action="store_true", help="print the jobs as JSON")
     ls.set_defaults(func=_list)
 
     status = actions.add_parser("status", parents=[address], help="one job's status")
-    status.add_argument("submission_id")
+    status.add_argument("submission_id", help="as printed by `voxguard submit` or `jobs list`")
     status.add_argument("--wait", action="store_true", help="block until it finishes")
     status.add_argument("--timeout", type=float, default=3600.0, help="seconds, with --wait")
     status.set_defaults(func=_status)
 
     logs = actions.add_parser("logs", parents=[address], help="a job's driver log")
-    logs.add_argument("submission_id")
+    logs.add_argument("submission_id", help="as printed by `voxguard submit` or `jobs list`")
     logs.add_argument("-f", "--follow", action="store_true", help="stream until the job ends")
     logs.set_defaults(func=_logs)
 
     stop = actions.add_parser("stop", parents=[address], help="stop a running job")
-    stop.add_argument("submission_id")
+    stop.add_argument("submission_id", help="as printed by `voxguard submit` or `jobs list`")
     stop.set_defaults(func=_stop)
 
 

@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="SOURCE: folder, glob, file, s3://bucket/prefix, or a .csv/.parquet manifest "
         "with a `uri` column. DEST: local folder or s3://bucket/prefix (Parquet parts).",
     )
-    parser.add_argument("source")
+    parser.add_argument("source", help="folder, glob, file, s3://bucket/prefix or .csv/.parquet manifest")
     parser.add_argument("--out", required=True, metavar="DEST", help="output folder or s3://bucket/prefix")
     parser.add_argument("--model", default=None, help="model package (default: VOXGUARD_MODEL / bundled model)")
     parser.add_argument("--resume", action="store_true", help="skip objects DEST already has (same fingerprint+model)")

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="score audio files with a model package and print a table",
         description="Score local audio files (wav, flac, mp3, ogg, m4a...) over their whole length.",
     )
-    parser.add_argument("clips", nargs="+", type=Path, metavar="CLIP")
+    parser.add_argument("clips", nargs="+", type=Path, metavar="CLIP", help="local audio files")
     parser.add_argument(
         "--model", type=Path, default=None, help="model package (default: VOXGUARD_MODEL or the bundled model)"
     )
