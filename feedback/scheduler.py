@@ -104,16 +104,18 @@ def subprocess_launcher(url: str) -> Launcher:
 def ray_job_launcher(address: str, url: str, runtime_env: dict[str, object] | None = None) -> Launcher:
     """Submit `voxguard retrain --run-id ID` to the cluster a Ray address names.
 
-    Goes through `cluster.submit`, the launcher `voxguard submit` uses: token auth,
-    the address rules and the uploaded checkout are the same for scheduled runs.
-    `runtime_env` None ships this checkout with the database URL set.
+    Goes through `cluster.submit`, the launcher `voxguard submit` uses, so token auth,
+    the address rules and the forwarded VOXGUARD_* settings are the same for
+    scheduled runs. `runtime_env` None runs the voxguard installed on the cluster
+    (as before: a long-running scheduler should not upload whatever tree it was
+    started from) with the database URL set.
     """
 
     def launch(run: RetrainRun) -> None:
         from cluster.runtime_env import build_runtime_env
         from cluster.submit import jobs_url_for_ray_address, submit
 
-        env = build_runtime_env(env_vars={"VOXGUARD_DB_URL": url}) if runtime_env is None else runtime_env
+        env = build_runtime_env(ship_code=False, env_vars={"VOXGUARD_DB_URL": url}) if runtime_env is None else runtime_env
         submit("retrain", ["--run-id", str(run.id)], jobs_url_for_ray_address(address), env,
                submission_id=f"voxguard-retrain-{run.id}-{uuid.uuid4().hex[:6]}")
 

@@ -70,6 +70,9 @@ def test_help_shows_defaults(capsys: pytest.CaptureFixture[str]) -> None:
         main(["score", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "(default: 1000)" in out  # --part-size
+    with pytest.raises(SystemExit):
+        main(["corpus", "audit", "--help"])
+    assert "(default: 0)" in capsys.readouterr().out  # --seed 0 is a value, not "unset"
     assert "(default: False)" not in out and "(default: None)" not in out
 
 

@@ -43,7 +43,9 @@ class _DefaultsFormatter(argparse.HelpFormatter):
         if (
             action.option_strings
             and "default" not in text
-            and default not in (None, False, argparse.SUPPRESS, [], ())
+            # Identity, not equality: a default of 0 (`--seed`) is worth showing, False is not.
+            and not any(default is nothing for nothing in (None, False, argparse.SUPPRESS))
+            and default not in ([], ())
             and not isinstance(action, argparse._StoreConstAction)  # includes store_true/false
         ):
             text += " (default: %(default)s)"
