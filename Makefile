@@ -18,8 +18,9 @@ install: $(STAMP)
 score: $(STAMP)
 	$(VENV)/bin/voxguard score examples/clips --out out/scores --overwrite
 
-## The whole test suite.
+## The whole test suite (first installs the system packages it needs when run as root: scripts/system-deps).
 test: $(STAMP)
+	@bash scripts/system-deps
 	$(PY) -m pytest -q -ra
 
 ## Benchmarks (not tests): speed and memory tables with ratios against baselines.

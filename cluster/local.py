@@ -15,6 +15,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
+from voxguard.errors import ConfigError
 from voxguard.settings import Settings
 
 GIB = 1024**3
@@ -90,6 +91,7 @@ def init_ray(
     *,
     num_gpus: int | None = None,
     include_dashboard: bool = False,
+    log_to_driver: bool = True,
     settings: Settings | None = None,
 ) -> RayHandle:
     """Connect to Ray, starting an embedded local instance when no address is set.
@@ -105,9 +107,16 @@ def init_ray(
     # No phoning home, and no "usage stats" banner in our CLI output.
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     target = resolve_address(address, settings)
+    if target.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"Ray address {target} is a Jobs API (dashboard) URL; ray.init needs the cluster's "
+            "host:port (`voxguard cluster status` shows it) or ray://host:10001"
+        )
     common = {
         "logging_level": logging.WARNING,
-        "log_to_driver": True,  # worker errors must still reach the user
+        # Worker output reaches the driver (errors must reach the user); quiet jobs
+        # (corpus builds, retraining) turn it off.
+        "log_to_driver": log_to_driver,
         "ignore_reinit_error": True,
     }
     if target:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from voxguard.errors import ConfigError
+
 # Ray refuses fractional requests above one GPU (e.g. 1.5): a task either shares
 # one device or owns whole devices.
 _MAX_FRACTIONAL_GPU = 1.0
@@ -19,9 +21,9 @@ _MAX_FRACTIONAL_GPU = 1.0
 
 def _check_gpu_amount(value: float, name: str) -> None:
     if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
+        raise ConfigError(f"{name} must be >= 0, got {value}")
     if value > _MAX_FRACTIONAL_GPU and not float(value).is_integer():
-        raise ValueError(f"{name} above 1 must be a whole number of GPUs, got {value}")
+        raise ConfigError(f"{name} above 1 must be a whole number of GPUs, got {value}")
 
 
 def scoring_actor_pool(
@@ -43,9 +45,9 @@ def scoring_actor_pool(
     actor, batch_size, device ("cuda" or "cpu") and torch_threads per actor.
     """
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     if num_actors is not None and num_actors < 0:
-        raise ValueError(f"num_actors must be >= 0 (0 = automatic), got {num_actors}")
+        raise ConfigError(f"num_actors must be >= 0 (0 = automatic), got {num_actors}")
     _check_gpu_amount(gpus_per_actor, "gpus_per_actor")
     cpus = float(cluster_resources.get("CPU", 0.0))
     gpus = float(cluster_resources.get("GPU", 0.0))
@@ -97,16 +99,16 @@ def train_scaling(
     of a GPU is accepted only for a single worker.
     """
     if num_workers < 1:
-        raise ValueError(f"num_workers must be >= 1, got {num_workers}")
+        raise ConfigError(f"num_workers must be >= 1, got {num_workers}")
     if cpus_per_worker <= 0:
-        raise ValueError(f"cpus_per_worker must be > 0, got {cpus_per_worker}")
+        raise ConfigError(f"cpus_per_worker must be > 0, got {cpus_per_worker}")
     resources: dict[str, float] = {"CPU": float(cpus_per_worker)}
     if use_gpu:
         _check_gpu_amount(gpus_per_worker, "gpus_per_worker")
         if gpus_per_worker <= 0:
-            raise ValueError("--use-gpu needs gpus_per_worker > 0")
+            raise ConfigError("--use-gpu needs gpus_per_worker > 0")
         if num_workers > 1 and gpus_per_worker < 1:
-            raise ValueError(
+            raise ConfigError(
                 "several DDP workers cannot share one GPU (NCCL); use gpus_per_worker >= 1"
             )
         resources["GPU"] = float(gpus_per_worker)

@@ -12,7 +12,7 @@ import os
 import shlex
 from collections.abc import Mapping, Sequence
 
-from cluster.runtime_env import build_runtime_env
+from voxguard.errors import ClusterError
 
 KINDS: tuple[str, ...] = ("score", "train", "retrain")
 DEFAULT_DASHBOARD = "http://127.0.0.1:8265"
@@ -40,6 +40,25 @@ def resolve_dashboard_address(address: str | None = None) -> str:
     return candidate.rstrip("/")
 
 
+def jobs_url_for_ray_address(ray_address: str) -> str:
+    """The Jobs API URL of the cluster a Ray address (`VOXGUARD_RAY_ADDRESS`) names.
+
+    The one place that maps the forms users set: an http(s) URL is the Jobs API
+    itself; `ray://host:port` or a GCS `host:port` means that host's dashboard on
+    8265, except for the head `voxguard cluster up` started here, whose dashboard
+    may sit on another port (read from its state file).
+    """
+    if ray_address.startswith(("http://", "https://")):
+        return ray_address.rstrip("/")
+    bare = ray_address.removeprefix("ray://")
+    from cluster.head import _pid_alive, read_state
+
+    state = read_state()
+    if state is not None and state.gcs_address == bare and _pid_alive(state.pid):
+        return state.dashboard_url
+    return f"http://{bare.split(':')[0]}:8265"
+
+
 def client(address: str | None = None):  # type: ignore[no-untyped-def]
     """A `JobSubmissionClient` for the resolved address (checks the server answers)."""
     from ray.job_submission import JobSubmissionClient
@@ -48,7 +67,13 @@ def client(address: str | None = None):  # type: ignore[no-untyped-def]
 
     # Without this the client sends no token and a token-auth cluster answers 401.
     enable_token_auth_if_available()
-    return JobSubmissionClient(resolve_dashboard_address(address))
+    url = resolve_dashboard_address(address)
+    try:
+        return JobSubmissionClient(url)
+    except ConnectionError as error:  # the constructor asks the server for its version
+        raise ClusterError(
+            f"no Ray Jobs API answers at {url} (start one with `voxguard cluster up`, or pass --address)"
+        ) from error
 
 
 def job_entrypoint(kind: str, args: Sequence[str]) -> str:
@@ -73,6 +98,8 @@ def submit_entrypoint(
     `runtime_env` None ships this checkout (`build_runtime_env()`); pass {} to
     run against whatever the cluster has installed.
     """
+    from cluster.runtime_env import build_runtime_env  # packaging/metadata: not needed to build the CLI
+
     env = build_runtime_env() if runtime_env is None else dict(runtime_env)
     return client(address).submit_job(
         entrypoint=entrypoint,

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from feedback.audit import audit
 from feedback.models import ITEM_DECIDED, Clip, Enrollment, ReviewItem, utcnow
+from voxguard.errors import InputError, NotFound
 
 
 def is_verified_bonafide(session: Session, clip_id: int) -> bool:
@@ -35,7 +36,7 @@ def verified_bonafide_uris(session: Session, since: dt.datetime | None = None) -
 def _clip_id(session: Session, uri: str) -> int:
     clip_id = session.scalar(select(Clip.id).where(Clip.uri == uri))
     if clip_id is None:
-        raise LookupError(f"unknown clip {uri!r}")
+        raise NotFound(f"unknown clip {uri!r}")
     return clip_id
 
 
@@ -46,7 +47,7 @@ def enroll(
     """Store (or replace) a clip's embedding in `group`'s bank for `model_version`."""
     clip_id = _clip_id(session, clip_uri)
     if require_verified and not is_verified_bonafide(session, clip_id):
-        raise ValueError(f"{clip_uri!r} is not a verified bona fide clip")
+        raise InputError(f"{clip_uri!r} is not a verified bona fide clip")
     vec = np.asarray(embedding, dtype="<f4").reshape(-1)
     if vec.size == 0 or not np.all(np.isfinite(vec)):
         raise ValueError("embedding must be a non-empty finite vector")
@@ -65,7 +66,7 @@ def remove_enrollment(session: Session, enrollment_id: int, actor: str = "system
     """Delete one enrollment."""
     row = session.get(Enrollment, enrollment_id)
     if row is None:
-        raise LookupError(f"no enrollment {enrollment_id}")
+        raise NotFound(f"no enrollment {enrollment_id}")
     session.delete(row)
     audit(session, actor, "enrollment.remove", enrollment_id=enrollment_id, group=row.group_name)
 

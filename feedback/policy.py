@@ -31,6 +31,7 @@ from feedback.models import (
     utcnow,
 )
 from feedback.queue import DEFINITIVE, count_decided, count_mismatches
+from voxguard.errors import DatabaseError, InputError
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def get_policy(session: Session) -> RetrainPolicy:
     """The stored policy row (created by the initial migration)."""
     policy = session.get(RetrainPolicy, 1)
     if policy is None:
-        raise LookupError("retrain_policy row missing: run `voxguard db upgrade`")
+        raise DatabaseError("retrain_policy row missing: run `voxguard db upgrade`")
     return policy
 
 
@@ -66,9 +67,9 @@ def update_policy(
                                       enabled=enabled, required_agreement=required_agreement).items()
                if v is not None}
     if changes.get("min_mismatches", 1) < 1 or changes.get("required_agreement", 1) < 1:
-        raise ValueError("min_mismatches and required_agreement must be >= 1")
+        raise InputError("min_mismatches and required_agreement must be >= 1")
     if changes.get("max_age_days", 1.0) <= 0:
-        raise ValueError("max_age_days must be > 0")
+        raise InputError("max_age_days must be > 0")
     for key, value in changes.items():
         setattr(policy, key, value)
     policy.updated_at, policy.updated_by = utcnow(), actor

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from feedback.audit import audit
 from feedback.models import ModelVersion, utcnow
+from voxguard.errors import NotFound
 
 
 def register_candidate(
@@ -70,7 +71,7 @@ def promote(
     now = now or utcnow()
     target = get_version(session, version)
     if target is None:
-        raise LookupError(f"no model version {version!r}")
+        raise NotFound(f"no model version {version!r} (see `voxguard models list`)")
     if target.status == "production":
         return target
     old = production(session)
@@ -87,7 +88,7 @@ def rollback(
     now = now or utcnow()
     current = production(session)
     if current is None:
-        raise LookupError("no production model to roll back from")
+        raise NotFound("no production model to roll back from")
     previous = session.scalar(
         select(ModelVersion)
         .where(ModelVersion.status == "retired", ModelVersion.promoted_at.is_not(None),
@@ -95,7 +96,7 @@ def rollback(
         .order_by(ModelVersion.promoted_at.desc()).limit(1)
     )
     if previous is None:
-        raise LookupError(f"no earlier production model than {current.version!r}")
+        raise NotFound(f"no earlier production model than {current.version!r}")
     _swap(session, current, previous, now, on_step)
     audit(session, actor, "model.rollback", now=now, version=previous.version, previous=current.version)
     return previous

@@ -8,17 +8,22 @@ from sqlalchemy.orm import Session
 
 from feedback.audit import audit
 from feedback.models import ROLES, Reviewer
+from voxguard.errors import AlreadyExists, InputError, NotFound
 
 
 def add_reviewer(
     session: Session, username: str, password: str, role: str = "reviewer", actor: str = "admin", rounds: int = 12
 ) -> Reviewer:
-    """Create a reviewer; raises ValueError on a bad role/empty or >72-byte password."""
+    """Create a reviewer; raises InputError (a ValueError) on a bad role or an empty or
+    >72-byte password, AlreadyExists when the name is taken."""
     if role not in ROLES:
-        raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+        raise InputError(f"role must be one of {ROLES}, not {role!r}")
     secret = password.encode()
     if not secret or len(secret) > 72:  # bcrypt only reads 72 bytes: refuse rather than truncate
-        raise ValueError("password must be 1..72 bytes")
+        raise InputError("password must be 1..72 bytes")
+    # Checked before hashing (slow) and before the INSERT, whose IntegrityError would read like a bug.
+    if session.scalar(select(Reviewer.id).where(Reviewer.username == username)) is not None:
+        raise AlreadyExists(f"reviewer {username!r} already exists (`voxguard review reviewers list`)")
     reviewer = Reviewer(username=username, role=role, password_hash=bcrypt.hashpw(secret, bcrypt.gensalt(rounds)))
     session.add(reviewer)
     session.flush()
@@ -43,7 +48,7 @@ def set_role(session: Session, username: str, role: str, actor: str = "admin") -
         raise ValueError(f"role must be one of {ROLES}, not {role!r}")
     reviewer = session.scalar(select(Reviewer).where(Reviewer.username == username))
     if reviewer is None:
-        raise LookupError(f"no reviewer {username!r}")
+        raise NotFound(f"no reviewer {username!r}")
     reviewer.role = role
     audit(session, actor, "reviewer.role", username=username, role=role)
     return reviewer
@@ -56,7 +61,7 @@ def set_active(session: Session, username: str, active: bool, actor: str = "admi
     """
     reviewer = session.scalar(select(Reviewer).where(Reviewer.username == username))
     if reviewer is None:
-        raise LookupError(f"no reviewer {username!r}")
+        raise NotFound(f"no reviewer {username!r}")
     reviewer.active = active
     audit(session, actor, "reviewer.enable" if active else "reviewer.disable", username=username)
     return reviewer

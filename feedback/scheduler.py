@@ -101,24 +101,23 @@ def subprocess_launcher(url: str) -> Launcher:
     return launch
 
 
-def ray_jobs_address(ray_address: str) -> str:
-    """Jobs API (dashboard) address for a Ray address: http(s) kept, ray://host:port -> http://host:8265."""
-    if ray_address.startswith(("http://", "https://")):
-        return ray_address
-    host = ray_address.removeprefix("ray://").split(":")[0]
-    return f"http://{host}:8265"
+def ray_job_launcher(address: str, url: str, runtime_env: dict[str, object] | None = None) -> Launcher:
+    """Submit `voxguard retrain --run-id ID` to the cluster a Ray address names.
 
-
-def ray_job_launcher(address: str, url: str) -> Launcher:
-    """Submit `voxguard retrain --run-id ID` through the Ray Jobs API at `address`."""
+    Goes through `cluster.submit`, the launcher `voxguard submit` uses, so token auth,
+    the address rules and the forwarded VOXGUARD_* settings are the same for
+    scheduled runs. `runtime_env` None runs the voxguard installed on the cluster
+    (as before: a long-running scheduler should not upload whatever tree it was
+    started from) with the database URL set.
+    """
 
     def launch(run: RetrainRun) -> None:
-        from ray.job_submission import JobSubmissionClient
+        from cluster.runtime_env import build_runtime_env
+        from cluster.submit import jobs_url_for_ray_address, submit
 
-        client = JobSubmissionClient(ray_jobs_address(address))
-        client.submit_job(entrypoint=f"python -m voxguard retrain --run-id {run.id}",
-                          submission_id=f"voxguard-retrain-{run.id}-{uuid.uuid4().hex[:6]}",
-                          runtime_env={"env_vars": {"VOXGUARD_DB_URL": url}})
+        env = build_runtime_env(ship_code=False, env_vars={"VOXGUARD_DB_URL": url}) if runtime_env is None else runtime_env
+        submit("retrain", ["--run-id", str(run.id)], jobs_url_for_ray_address(address), env,
+               submission_id=f"voxguard-retrain-{run.id}-{uuid.uuid4().hex[:6]}")
 
     return launch
 

@@ -7,6 +7,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from voxguard.errors import InputNotFound
 from voxguard.settings import Settings
 
 
@@ -42,7 +43,7 @@ def localise(uri: str, settings: Settings) -> Path:
     if not uri.startswith("s3://"):
         path = Path(uri)
         if not path.exists():
-            raise FileNotFoundError(f"model package not found: {path}")
+            raise InputNotFound(f"model package not found: {path}; pass --model PACKAGE or set VOXGUARD_MODEL")
         return path
     from jobs.score.storage import S3Options, read_bytes
 

@@ -48,3 +48,7 @@ class TooLarge(AudioError):
     """Over the configured size or duration limit."""
 
     code = "too_large"
+
+
+class InvalidPackage(ValueError):
+    """The file is not a model package this version can read (a user input, not a bug)."""

@@ -23,6 +23,7 @@ import torch
 
 from siamese.calibration import Calibration, OperatingPoint
 from siamese.config import ModelConfig
+from siamese.errors import InvalidPackage
 from siamese.network import SiameseNetwork
 
 FORMAT = "voxguard-model"
@@ -88,9 +89,9 @@ class ModelPackage:
             payload = torch.load(Path(path), map_location="cpu", weights_only=True)
             meta = json.loads(payload["meta_json"])
         except Exception as error:  # noqa: BLE001 - any failure means "not a package"
-            raise ValueError(f"{path} is not a voxguard model package: {error}") from error
+            raise InvalidPackage(f"{path} is not a voxguard model package: {error}") from error
         if meta.get("format") != FORMAT or int(meta.get("format_version", 0)) > FORMAT_VERSION:
-            raise ValueError(f"{path}: unsupported package format {meta.get('format')!r} v{meta.get('format_version')}")
+            raise InvalidPackage(f"{path}: unsupported package format {meta.get('format')!r} v{meta.get('format_version')}")
         return cls(
             config=ModelConfig.from_dict(meta["config"]),
             state_dict=payload["state_dict"],

@@ -70,13 +70,14 @@ def test_segments_flag(clips, tiny_package_path, capsys):
 def test_missing_default_model_is_a_clear_message(clips, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("VOXGUARD_MODEL", str(tmp_path / "nowhere.vxpkg"))
     assert main(["score-file", str(clips[0])]) == 2
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
+    assert len(out.splitlines()) == 1
     assert "no model package" in out and "nowhere.vxpkg" in out and "--model" in out
 
 
 def test_a_non_package_model_is_a_clear_message(clips, capsys):
     assert main(["score-file", str(clips[0]), "--model", str(clips[2])]) == 2
-    assert "not a voxguard model package" in capsys.readouterr().out
+    assert "not a voxguard model package" in capsys.readouterr().err
 
 
 def test_help_lists_the_commands(capsys):

@@ -91,4 +91,4 @@ def test_cli_export(tiny_package_path, tmp_path, capsys):
     assert summary["ok"] and summary["format"] == "torchscript" and out.is_file()
     assert summary["max_abs_diff"] <= 1e-5
     assert main(["export", str(tmp_path / "missing.vxpkg"), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 2
-    assert "no model package" in capsys.readouterr().out
+    assert "no model package" in capsys.readouterr().err

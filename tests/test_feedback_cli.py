@@ -40,7 +40,8 @@ def test_cli_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
     assert "reviewer 'lee' is disabled" in capsys.readouterr().err
     assert main(["review", "reviewers", "list"]) == 0
     assert "inactive" in capsys.readouterr().out
-    assert main(["review", "reviewers", "disable", "nobody"]) == 1
+    assert main(["review", "reviewers", "disable", "nobody"]) == 2
+    assert "no reviewer 'nobody'" in capsys.readouterr().err
     assert main(["review", "reviewers", "enable", "lee"]) == 0
     assert main(["review", "verdict", "s3://x/b.wav", "--as", "spoof", "--reviewer", "lee"]) == 0
     assert "final: spoof" in capsys.readouterr().out

@@ -25,20 +25,19 @@ MANIFEST_COLUMNS = (
 
 
 def _ensure_ray(config: CorpusConfig):  # noqa: ANN202 - returns the ray module
+    """Join the cluster (`config.ray_address`, else VOXGUARD_RAY_ADDRESS / RAY_ADDRESS,
+    with token auth) or start a local Ray: the same start-up as every other job."""
     import ray
 
-    if not ray.is_initialized():
-        if config.ray_address:
-            ray.init(address=config.ray_address, ignore_reinit_error=True, log_to_driver=False)
-        else:
-            # A small local cluster: the object store only carries small row lists.
-            ray.init(
-                num_cpus=config.workers or os.cpu_count() or 1,
-                include_dashboard=False,
-                object_store_memory=100 * 1024**2,
-                ignore_reinit_error=True,
-                log_to_driver=False,
-            )
+    from cluster.local import init_ray
+
+    init_ray(
+        config.ray_address or None,
+        num_cpus=config.workers or os.cpu_count() or 1,
+        # A small local cluster: the object store only carries small row lists.
+        object_store_memory=100 * 1024**2,
+        log_to_driver=False,
+    )
     return ray
 
 

@@ -130,6 +130,7 @@ def _retrain(config: RetrainConfig, settings: Settings, factory: Any) -> Retrain
             devset=None,
             cache_dir=cache_dir,
             seed=config.seed,
+            ray_address=settings.ray_address,  # the command's settings, not a second read of the environment
             verbose=False,
         )
     )

@@ -33,6 +33,7 @@ from jobs.score.storage import S3Options, ensure_dir, filesystem, list_parts, wr
 from jobs.score.summary import JobStats
 from siamese.detector import Detector
 from siamese.package import ModelPackage
+from voxguard.errors import OutputExists
 from voxguard.settings import Settings
 
 OnRows = Callable[[list[dict[str, Any]]], None]
@@ -102,7 +103,7 @@ def run_scoring(
     ensure_dir(fs, dest_path)
     existing = list_parts(fs, dest_path)
     if existing and not (resume or overwrite):
-        raise FileExistsError(f"{dest} already holds {len(existing)} part(s): use --resume to continue or --overwrite")
+        raise OutputExists(f"{dest} already holds {len(existing)} part(s): use --resume to continue or --overwrite")
     if existing and overwrite and not resume:
         for part in existing:
             fs.delete_file(part)

@@ -26,6 +26,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from jobs.score.storage import S3Options, filesystem, is_s3, s3_client, split_s3
+from voxguard.errors import InputError, InputNotFound
 
 MANIFEST_SUFFIXES = (".csv", ".parquet")
 
@@ -56,7 +57,7 @@ def iter_objects(source: str, options: S3Options | None = None) -> Iterator[Sour
     elif os.path.isfile(source):
         yield _stat_local(source)
     else:
-        raise FileNotFoundError(f"source not found: {source}")
+        raise InputNotFound(f"source not found: {source}")
 
 
 def etag_fingerprint(etag: str | None) -> str | None:
@@ -115,7 +116,7 @@ def _manifest_uris(manifest: str, options: S3Options) -> Iterator[str]:
     if manifest.lower().endswith(".parquet"):
         parquet = pq.ParquetFile(fs.open_input_file(path) if fs else path)
         if "uri" not in parquet.schema_arrow.names:
-            raise ValueError(f"manifest {manifest} has no 'uri' column")
+            raise InputError(f"manifest {manifest} has no 'uri' column")
         for batch in parquet.iter_batches(columns=["uri"], batch_size=10_000):
             yield from (u for u in batch.column(0).to_pylist() if u)
         return
@@ -123,7 +124,7 @@ def _manifest_uris(manifest: str, options: S3Options) -> Iterator[str]:
     with raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:  # type: ignore[arg-type]
         reader = csv.DictReader(text)
         if "uri" not in (reader.fieldnames or []):
-            raise ValueError(f"manifest {manifest} has no 'uri' column")
+            raise InputError(f"manifest {manifest} has no 'uri' column")
         for row in reader:
             yield row["uri"] or ""
 

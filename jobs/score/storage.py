@@ -19,6 +19,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from voxguard.errors import InputError
+
 PART_SUFFIX = ".parquet"
 
 
@@ -32,7 +34,7 @@ def split_s3(uri: str) -> tuple[str, str]:
     rest = uri[len("s3://") :]
     bucket, _, key = rest.partition("/")
     if not bucket:
-        raise ValueError(f"not an s3://bucket/... URI: {uri!r}")
+        raise InputError(f"not an s3://bucket/... URI: {uri!r}")
     return bucket, key
 
 

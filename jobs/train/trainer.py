@@ -46,16 +46,13 @@ def _log(config: TrainJobConfig, message: str) -> None:
 
 
 def _ensure_ray(config: TrainJobConfig) -> None:
-    import ray
+    """Join the cluster (`config.ray_address`, else VOXGUARD_RAY_ADDRESS / RAY_ADDRESS,
+    with token auth) or start a local Ray: the same start-up as every other job."""
+    from cluster.local import init_ray
 
-    if ray.is_initialized():
-        return
-    if config.ray_address:
-        ray.init(address=config.ray_address, log_to_driver=config.verbose)
-        return
     # Local: enough logical CPUs for every worker plus Ray Data / decode tasks.
     cpus = max(os.cpu_count() or 1, int(config.num_workers * config.cpus_per_worker) + 1)
-    ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=config.verbose)
+    init_ray(config.ray_address or None, num_cpus=cpus, log_to_driver=config.verbose)
 
 
 def _quiet_data() -> None:

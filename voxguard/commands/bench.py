@@ -21,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     score.add_argument(
         "--memory-scales", default="", help="also measure peak memory at these clip counts, e.g. 1000,5000"
     )
-    score.add_argument("--batch-size", type=int, default=None)
-    score.add_argument("--num-actors", type=int, default=None)
+    score.add_argument("--batch-size", type=int, default=None, help="inference batch, in windows (default: settings)")
+    score.add_argument("--num-actors", type=int, default=None, help="inference actors (default: automatic)")
     score.add_argument("--json", default=None, help="also write the raw numbers to this JSON file")
     score.set_defaults(func=_bench_score)
 

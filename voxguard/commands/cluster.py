@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from cluster import head
 from voxguard.settings import Settings
+
+# cluster.head.DEFAULT_DASHBOARD_PORT, written out to keep `voxguard --help` light (tests check they agree).
+DEFAULT_DASHBOARD_PORT = 8265
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up.add_argument(
         "--dashboard-port",
         type=int,
-        default=head.DEFAULT_DASHBOARD_PORT,
+        default=DEFAULT_DASHBOARD_PORT,
         help="dashboard / Jobs API port; 0 picks a free one (default: 8265)",
     )
     up.add_argument("--object-store-memory", type=int, default=None, help="bytes")
@@ -36,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
+    from cluster import head
+
     try:
         state = head.start_head(
             Settings.from_env(),
@@ -57,12 +61,16 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
+    from cluster import head
+
     stopped = head.stop_head(Settings.from_env())
     print("local head stopped" if stopped else "no local head running")
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
+    from cluster import head
+
     status = head.head_status(Settings.from_env())
     if args.json:
         print(json.dumps(status, indent=2, default=str))

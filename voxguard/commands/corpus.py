@@ -22,11 +22,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--families", default=None,
                        help="comma list of bonafide,dataset-spoof,tts-classic,tts-neural,vocoder-copy")
     build.add_argument("--variants", type=int, default=2, help="augmented variants per clip (default 2)")
-    build.add_argument("--tts-per-generator", type=int, default=60)
-    build.add_argument("--hifigan-max", type=int, default=80)
-    build.add_argument("--seed", type=int, default=1234)
+    build.add_argument("--tts-per-generator", type=int, default=60, help="utterances per TTS generator")
+    build.add_argument("--hifigan-max", type=int, default=80, help="cap on HiFi-GAN copy-synthesis jobs (slow on CPU)")
+    build.add_argument("--seed", type=int, default=1234, help="seed of every random choice (same seed, same corpus)")
     build.add_argument("--workers", type=int, default=None, help="Ray CPUs for a local cluster")
-    build.add_argument("--no-audit", action="store_true")
+    build.add_argument("--no-audit", action="store_true", help="skip the shortcut audit at the end")
     build.set_defaults(func=_build)
 
     imp = sub.add_parser("import", help="add labelled clips (CSV: path,label[,system,family,speaker,group,...]) "
@@ -55,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     audit = sub.add_parser("audit", help="shortcut audit of a corpus manifest (prints JSON)")
     audit.add_argument("manifest", type=Path, help="manifest.parquet (or its folder)")
-    audit.add_argument("--seed", type=int, default=0)
+    audit.add_argument("--seed", type=int, default=0, help="seed of the audit's classifiers")
     audit.set_defaults(func=_audit)
 
 

@@ -9,14 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+from voxguard.commands._options import add_db_url
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `dashboard` command."""
     parser = subparsers.add_parser("dashboard", help="run the review dashboard (Streamlit)")
-    parser.add_argument("--port", type=int, default=8501)
+    parser.add_argument("--port", type=int, default=8501, help="port to listen on")
     parser.add_argument("--address", default="127.0.0.1",
                         help="interface to listen on (default 127.0.0.1; 0.0.0.0 exposes it to the network)")
-    parser.add_argument("--db-url", default=None, help="feedback database URL (default: VOXGUARD_DB_URL or SQLite)")
+    add_db_url(parser)
     parser.add_argument("--secrets", default=None,
                         help="secrets.toml to use, e.g. with an [auth] section for OIDC sign-in")
     parser.add_argument("--no-upgrade", action="store_true", help="do not migrate the database first")

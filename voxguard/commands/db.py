@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import argparse
 
+from voxguard.commands._options import add_db_url_to_command, leaf_parsers
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `db` command."""
     parser = subparsers.add_parser("db", help="feedback database administration")
     sub = parser.add_subparsers(dest="db_command", required=True)
     up = sub.add_parser("upgrade", help="create or migrate the database to the latest schema")
-    up.add_argument("--url", help="SQLAlchemy URL (default: VOXGUARD_DB_URL or SQLite under the data dir)")
-    up.add_argument("--revision", default="head")
+    up.add_argument("--revision", default="head", help="Alembic revision to migrate to")
     up.set_defaults(func=_upgrade)
+    add_db_url_to_command(parser, leaf_parsers(parser))
 
 
 def _upgrade(args: argparse.Namespace) -> int:
     from feedback.db import current_revision, default_url, upgrade
 
-    url = args.url or default_url()
+    url = args.db_url or default_url()
     upgrade(url, args.revision)
     print(f"database at revision {current_revision(url)}")
     return 0

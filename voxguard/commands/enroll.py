@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,10 +23,6 @@ def run(args: argparse.Namespace) -> int:
     from jobs.enroll import enroll_clips
     from voxguard.settings import Settings
 
-    try:
-        count = enroll_clips(Settings.from_env(), args.group, args.uris or None, args.model, args.actor)
-    except (ValueError, LookupError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    count = enroll_clips(Settings.from_env(), args.group, args.uris or None, args.model, args.actor)
     print(f"enrolled {count} clip(s) into group {args.group!r}")
     return 0

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from voxguard.errors import InputNotFound
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `export` command."""
@@ -16,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "calibration and the operating point stay in the package metadata.",
     )
     parser.add_argument("package", type=Path, help="model package (.vxpkg)")
-    parser.add_argument("--format", dest="fmt", required=True, choices=("torchscript", "onnx", "int8"))
+    parser.add_argument("--format", dest="fmt", required=True, choices=("torchscript", "onnx", "int8"),
+                        help="export format (int8: dynamically quantised TorchScript)")
     parser.add_argument("--out", type=Path, required=True, help="output file")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(func=_export)
@@ -26,13 +29,8 @@ def _export(args: argparse.Namespace) -> int:
     from siamese.export import export_package  # torch import deferred: keeps `voxguard --help` fast
 
     if not args.package.is_file():
-        print(f"error: no model package at {args.package}")
-        return 2
-    try:
-        result = export_package(args.package, args.fmt, args.out)
-    except ValueError as error:  # not a package, unknown format
-        print(f"error: {error}")
-        return 2
+        raise InputNotFound(f"no model package at {args.package}")
+    result = export_package(args.package, args.fmt, args.out)  # not a package: InvalidPackage, one line
     summary = {
         "format": result.format,
         "path": str(result.path),

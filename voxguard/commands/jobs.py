@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import sys
 
-from cluster import jobs_api
 from voxguard.commands.submit import quiet_ray_logs
 
 
@@ -19,22 +18,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     address.add_argument("--address", default=None, help="dashboard URL, e.g. http://HOST:8265")
 
     ls = actions.add_parser("list", parents=[address], help="all jobs, oldest first")
-    ls.add_argument("--json", action="store_true")
+    ls.add_argument("--json", action="store_true", help="print the jobs as JSON")
     ls.set_defaults(func=_list)
 
     status = actions.add_parser("status", parents=[address], help="one job's status")
-    status.add_argument("submission_id")
+    status.add_argument("submission_id", help="as printed by `voxguard submit` or `jobs list`")
     status.add_argument("--wait", action="store_true", help="block until it finishes")
     status.add_argument("--timeout", type=float, default=3600.0, help="seconds, with --wait")
     status.set_defaults(func=_status)
 
     logs = actions.add_parser("logs", parents=[address], help="a job's driver log")
-    logs.add_argument("submission_id")
+    logs.add_argument("submission_id", help="as printed by `voxguard submit` or `jobs list`")
     logs.add_argument("-f", "--follow", action="store_true", help="stream until the job ends")
     logs.set_defaults(func=_logs)
 
     stop = actions.add_parser("stop", parents=[address], help="stop a running job")
-    stop.add_argument("submission_id")
+    stop.add_argument("submission_id", help="as printed by `voxguard submit` or `jobs list`")
     stop.set_defaults(func=_stop)
 
 
@@ -45,6 +44,8 @@ def _when(ms: object) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from cluster import jobs_api
+
     quiet_ray_logs()
     jobs = jobs_api.list_jobs(args.address)
     if args.json:
@@ -57,6 +58,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from cluster import jobs_api
+
     quiet_ray_logs()
     if args.wait:
         status = jobs_api.wait_for_job(args.submission_id, args.address, timeout_s=args.timeout)
@@ -70,6 +73,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _logs(args: argparse.Namespace) -> int:
+    from cluster import jobs_api
+
     quiet_ray_logs()
     if args.follow:
         jobs_api.follow_logs(args.submission_id, sys.stdout.write, args.address)
@@ -79,6 +84,8 @@ def _logs(args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
+    from cluster import jobs_api
+
     quiet_ray_logs()
     stopped = jobs_api.stop_job(args.submission_id, args.address)
     print("stop requested" if stopped else "job had already finished")

@@ -12,7 +12,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("model", help="show a package's metrics card (export: `voxguard export`)")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     card = actions.add_parser("card", help="print the metrics card (Markdown, or --json)")
-    card.add_argument("package", type=Path)
+    card.add_argument("package", type=Path, help="model package (.vxpkg)")
     card.add_argument("--json", action="store_true", help="raw metrics and training record")
     card.set_defaults(func=_card)
 

@@ -5,24 +5,26 @@ from __future__ import annotations
 import argparse
 import getpass
 
+from voxguard.commands._options import add_db_url_to_command, leaf_parsers
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `models` command."""
     parser = subparsers.add_parser("models", help="model registry: list, promote, roll back")
-    parser.add_argument("--url", help="database URL (default: VOXGUARD_DB_URL)")
     sub = parser.add_subparsers(dest="models_command", required=True)
     sub.add_parser("list", help="all model versions, newest first").set_defaults(func=_list)
     pr = sub.add_parser("promote", help="make VERSION the production model (atomic)")
-    pr.add_argument("version")
+    pr.add_argument("version", help="a version listed by `voxguard models list`")
     pr.set_defaults(func=_promote)
     sub.add_parser("rollback", help="return to the previous production model").set_defaults(func=_rollback)
+    add_db_url_to_command(parser, leaf_parsers(parser))
 
 
 def _list(args: argparse.Namespace) -> int:
     from feedback.db import session_factory
     from feedback.registry import list_versions
 
-    with session_factory(args.url)() as s:
+    with session_factory(args.db_url)() as s:
         for m in list_versions(s):
             thr = "-" if m.threshold is None else f"{m.threshold:.3f}"
             print(f"{m.version:24} {m.status:10} thr={thr:6} {m.created_at:%Y-%m-%d %H:%M}  {m.artefact_uri}")
@@ -33,7 +35,7 @@ def _promote(args: argparse.Namespace) -> int:
     from feedback.db import session_factory, session_scope
     from feedback.registry import promote
 
-    with session_scope(session_factory(args.url)) as s:
+    with session_scope(session_factory(args.db_url)) as s:
         promote(s, args.version, actor=getpass.getuser())
     print(f"{args.version} is now production")
     return 0
@@ -43,7 +45,7 @@ def _rollback(args: argparse.Namespace) -> int:
     from feedback.db import session_factory, session_scope
     from feedback.registry import rollback
 
-    with session_scope(session_factory(args.url)) as s:
+    with session_scope(session_factory(args.db_url)) as s:
         restored = rollback(s, actor=getpass.getuser())
         name = restored.version
     print(f"rolled back: {name} is production again")

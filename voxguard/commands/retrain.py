@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from voxguard.commands._options import add_db_url
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -16,13 +18,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--run-id", type=int, help="the scheduled RetrainRun to execute (set by the scheduler)")
     parser.add_argument("--manifest", type=Path, help="training manifest (default: the one the model was trained on)")
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=4, help="fine-tuning epochs")
     parser.add_argument("--feedback-weight", type=float, default=8.0, help="how much more often a feedback clip is drawn")
     parser.add_argument("--holdback", type=float, default=0.3, help="fraction of feedback held back for the gate")
-    parser.add_argument("--num-workers", type=int, default=1)
+    parser.add_argument("--num-workers", type=int, default=1, help="Ray Train workers")
     parser.add_argument("--seed", type=int, default=0, help="same seed, feedback and settings: the same challenger")
-    parser.add_argument("--use-gpu", action="store_true")
-    parser.add_argument("--db-url", help="feedback database URL (default: VOXGUARD_DB_URL or SQLite under var/)")
+    parser.add_argument("--use-gpu", action="store_true", help="train on GPUs (one per worker)")
+    add_db_url(parser)
     parser.set_defaults(func=run)
 
 

@@ -7,46 +7,51 @@ import getpass
 import os
 import sys
 
+from voxguard.commands._options import add_db_url_to_command, leaf_parsers
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `review` command."""
     parser = subparsers.add_parser("review", help="review queue: list items, record verdicts, manage reviewers")
-    parser.add_argument("--url", help="database URL (default: VOXGUARD_DB_URL)")
     sub = parser.add_subparsers(dest="review_command", required=True)
 
     ls = sub.add_parser("list", help="open queue items, highest priority first")
-    ls.add_argument("--limit", type=int, default=20)
+    ls.add_argument("--limit", type=int, default=20, help="items to show")
     ls.add_argument("--job", help="only clips scored by this job id")
     ls.add_argument("--all", action="store_true", help="include decided items")
     ls.set_defaults(func=_list)
 
     vd = sub.add_parser("verdict", help="record a verdict on a clip")
     vd.add_argument("clip", help="clip URI as listed")
-    vd.add_argument("--as", dest="verdict", required=True, choices=["bonafide", "spoof", "unsure"])
-    vd.add_argument("--note")
-    vd.add_argument("--reviewer", default=os.environ.get("VOXGUARD_REVIEWER") or getpass.getuser())
+    vd.add_argument("--as", dest="verdict", required=True, choices=["bonafide", "spoof", "unsure"],
+                    help="the verdict")
+    vd.add_argument("--note", help="free-text note kept with the verdict")
+    vd.add_argument("--reviewer", default=os.environ.get("VOXGUARD_REVIEWER") or getpass.getuser(),
+                    help="who gives the verdict (VOXGUARD_REVIEWER, else the login name)")
     vd.add_argument("--model-version", help="which model's queue item (default: the latest)")
     vd.set_defaults(func=_verdict)
 
     rv = sub.add_parser("reviewers", help="reviewer accounts")
     rsub = rv.add_subparsers(dest="reviewers_command", required=True)
     add = rsub.add_parser("add", help="add a reviewer (password from VOXGUARD_REVIEWER_PASSWORD or a prompt)")
-    add.add_argument("name")
-    add.add_argument("--role", default="reviewer", choices=["reviewer", "lead", "admin"])
+    add.add_argument("name", help="sign-in name")
+    add.add_argument("--role", default="reviewer", choices=["reviewer", "lead", "admin"],
+                     help="lead: decides alone; admin: also manages accounts")
     add.set_defaults(func=_add_reviewer)
     rls = rsub.add_parser("list", help="list reviewers")
     rls.set_defaults(func=_list_reviewers)
     for action, text in (("disable", "stop an account from signing in and recording verdicts"),
                          ("enable", "re-enable a disabled account")):
         sp = rsub.add_parser(action, help=text)
-        sp.add_argument("name")
+        sp.add_argument("name", help="sign-in name")
         sp.set_defaults(func=_set_active, active=action == "enable")
+    add_db_url_to_command(parser, leaf_parsers(parser))
 
 
 def _factory(args: argparse.Namespace):
     from feedback.db import session_factory
 
-    return session_factory(args.url)
+    return session_factory(args.db_url)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -96,12 +101,8 @@ def _set_active(args: argparse.Namespace) -> int:
     from feedback.db import session_scope
     from feedback.reviewers import set_active
 
-    try:
-        with session_scope(_factory(args)) as s:
-            set_active(s, args.name, args.active, actor=getpass.getuser())
-    except LookupError as error:
-        print(f"error: {error.args[0]}", file=sys.stderr)
-        return 1
+    with session_scope(_factory(args)) as s:
+        set_active(s, args.name, args.active, actor=getpass.getuser())  # NotFound: one line, exit 2
     print(f"{'enabled' if args.active else 'disabled'} {args.name}")
     return 0
 

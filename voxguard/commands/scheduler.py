@@ -6,31 +6,34 @@ import argparse
 import getpass
 import logging
 
+from voxguard.commands._options import add_db_url, add_db_url_to_command, leaf_parsers
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `scheduler` and `policy` commands."""
     sch = subparsers.add_parser("scheduler", help="check the retraining policy periodically and launch retraining")
-    sch.add_argument("--url", help="database URL (default: VOXGUARD_DB_URL)")
     sch.add_argument("--interval", type=float, default=300.0, help="seconds between checks (default 300)")
     sch.add_argument("--once", action="store_true", help="check once and exit")
     sch.add_argument("--ray-address", help="submit through the Ray Jobs API at this address "
                      "(default: VOXGUARD_RAY_ADDRESS; empty runs `voxguard retrain` locally)")
     sch.set_defaults(func=_scheduler)
+    add_db_url(sch)
 
     pol = subparsers.add_parser("policy", help="retraining policy and review rule")
-    pol.add_argument("--url", help="database URL (default: VOXGUARD_DB_URL)")
     sub = pol.add_subparsers(dest="policy_command", required=True)
     sub.add_parser("show", help="stored policy and what it decides now").set_defaults(func=_show)
     st = sub.add_parser("set", help="change policy values")
-    st.add_argument("--min-mismatches", type=int)
-    st.add_argument("--max-age-days", type=float)
+    st.add_argument("--min-mismatches", type=int, help="retrain once this many verdicts contradict the model")
+    st.add_argument("--max-age-days", type=float, help="retrain when the production model is older than this")
     st.add_argument("--required-agreement", type=int, help="reviewers that must agree without a lead")
-    st.add_argument("--enable", dest="enabled", action="store_const", const=True)
-    st.add_argument("--disable", dest="enabled", action="store_const", const=False)
+    st.add_argument("--enable", dest="enabled", action="store_const", const=True, help="turn scheduled retraining on")
+    st.add_argument("--disable", dest="enabled", action="store_const", const=False,
+                    help="turn scheduled retraining off")
     st.set_defaults(func=_set)
     rq = sub.add_parser("request", help="request a retraining at the next scheduler check")
-    rq.add_argument("--reason")
+    rq.add_argument("--reason", help="why (kept in the run record and the audit log)")
     rq.set_defaults(func=_request)
+    add_db_url_to_command(pol, leaf_parsers(pol))
 
 
 def _scheduler(args: argparse.Namespace) -> int:
@@ -39,7 +42,7 @@ def _scheduler(args: argparse.Namespace) -> int:
     from voxguard.settings import Settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    url = args.url or default_url()
+    url = args.db_url or default_url()
     ray_address = Settings.from_env().ray_address if args.ray_address is None else args.ray_address
     run = run_scheduler(url, args.interval, default_launcher(url, ray_address), once=args.once)
     if args.once:
@@ -51,7 +54,7 @@ def _show(args: argparse.Namespace) -> int:
     from feedback.db import session_factory
     from feedback.policy import get_policy, should_retrain
 
-    with session_factory(args.url)() as s:
+    with session_factory(args.db_url)() as s:
         p = get_policy(s)
         d = should_retrain(s)
         print(f"enabled={p.enabled} min_mismatches={p.min_mismatches} max_age_days={p.max_age_days} "
@@ -64,7 +67,7 @@ def _set(args: argparse.Namespace) -> int:
     from feedback.db import session_factory, session_scope
     from feedback.policy import update_policy
 
-    with session_scope(session_factory(args.url)) as s:
+    with session_scope(session_factory(args.db_url)) as s:
         update_policy(s, min_mismatches=args.min_mismatches, max_age_days=args.max_age_days, enabled=args.enabled,
                       required_agreement=args.required_agreement, actor=getpass.getuser())
     return _show(args)
@@ -74,7 +77,7 @@ def _request(args: argparse.Namespace) -> int:
     from feedback.db import session_factory, session_scope
     from feedback.policy import request_retrain
 
-    with session_scope(session_factory(args.url)) as s:
+    with session_scope(session_factory(args.db_url)) as s:
         run = request_retrain(s, getpass.getuser(), args.reason)
         run_id = run.id
     print(f"retraining requested (run {run_id}); the scheduler launches it at its next check")

@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="SOURCE: folder, glob, file, s3://bucket/prefix, or a .csv/.parquet manifest "
         "with a `uri` column. DEST: local folder or s3://bucket/prefix (Parquet parts).",
     )
-    parser.add_argument("source")
+    parser.add_argument("source", help="folder, glob, file, s3://bucket/prefix or .csv/.parquet manifest")
     parser.add_argument("--out", required=True, metavar="DEST", help="output folder or s3://bucket/prefix")
     parser.add_argument("--model", default=None, help="model package (default: VOXGUARD_MODEL / bundled model)")
     parser.add_argument("--resume", action="store_true", help="skip objects DEST already has (same fingerprint+model)")
@@ -50,12 +50,8 @@ def _score(args: argparse.Namespace) -> int:
     from jobs.score.summary import format_summary
 
     settings = Settings.from_env(s3_endpoint=args.s3_endpoint, ray_address=args.ray_address)
-    try:
-        # --model, else the registry's production model, else the bundled one.
-        model = resolve_model(settings, args.model)
-    except FileNotFoundError as error:
-        print(f"error: {error}; pass --model PACKAGE or set VOXGUARD_MODEL", file=sys.stderr)
-        return 2
+    # --model, else the registry's production model, else the bundled one.
+    model = resolve_model(settings, args.model)
     sink = None if args.no_feedback else FeedbackSink(settings, args.source, args.out)
     package = None
     enrolled = None
@@ -67,28 +63,24 @@ def _score(args: argparse.Namespace) -> int:
         enrolled = group_bank(settings, package.version, args.group)
         if enrolled is None:
             print(f"warning: group {args.group!r} has no enrolled references for this model", file=sys.stderr)
-    try:
-        summary = run_scoring(
-            args.source,
-            args.out,
-            model if package is None else package,
-            settings=settings,
-            resume=args.resume,
-            overwrite=args.overwrite,
-            limit=args.limit,
-            batch_size=args.batch_size,
-            num_actors=args.num_actors,
-            gpus_per_actor=args.gpus_per_actor,
-            job_id=args.job_id,
-            part_size=args.part_size,
-            top_n=args.top,
-            on_rows=sink.on_rows if sink else None,
-            group=args.group,
-            enrolled=enrolled,
-        )
-    except (FileExistsError, FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    summary = run_scoring(
+        args.source,
+        args.out,
+        model if package is None else package,
+        settings=settings,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        limit=args.limit,
+        batch_size=args.batch_size,
+        num_actors=args.num_actors,
+        gpus_per_actor=args.gpus_per_actor,
+        job_id=args.job_id,
+        part_size=args.part_size,
+        top_n=args.top,
+        on_rows=sink.on_rows if sink else None,
+        group=args.group,
+        enrolled=enrolled,
+    )
     if sink is not None:
         sink.finish(summary)
         summary["review_items_created"] = sink.items_created

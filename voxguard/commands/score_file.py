@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from voxguard.errors import InputNotFound
 from voxguard.settings import Settings
 
 _COLUMNS = ("file", "label", "p_bonafide", "score", "confidence", "duration_s", "segments", "most_suspicious")
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="score audio files with a model package and print a table",
         description="Score local audio files (wav, flac, mp3, ogg, m4a...) over their whole length.",
     )
-    parser.add_argument("clips", nargs="+", type=Path, metavar="CLIP")
+    parser.add_argument("clips", nargs="+", type=Path, metavar="CLIP", help="local audio files")
     parser.add_argument(
         "--model", type=Path, default=None, help="model package (default: VOXGUARD_MODEL or the bundled model)"
     )
@@ -38,18 +39,13 @@ def _score_files(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     model_path = args.model or settings.model_path
     if not Path(model_path).is_file():
-        print(
-            f"error: no model package at {model_path}. Pass --model PATH, set VOXGUARD_MODEL, "
+        raise InputNotFound(
+            f"no model package at {model_path}. Pass --model PATH, set VOXGUARD_MODEL, "
             f"or train one (the bundled default is models/voxguard-default.vxpkg)."
         )
-        return 2
     from siamese.detector import Detector  # torch import deferred: keeps `voxguard --help` fast
 
-    try:
-        detector = Detector.from_package(model_path, max_duration_s=settings.max_duration_s)
-    except ValueError as error:
-        print(f"error: {error}")
-        return 2
+    detector = Detector.from_package(model_path, max_duration_s=settings.max_duration_s)  # InvalidPackage: one line
     results = [detector.score(clip, name=str(clip)) for clip in args.clips]
     if args.json:
         for result in results:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cluster import jobs_api, submit
-from cluster.runtime_env import build_runtime_env
+from cluster.submit import KINDS
+from voxguard.errors import UserError
 
 
 def quiet_ray_logs() -> None:
@@ -50,28 +50,62 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     options.add_argument(
         "--env", action="append", default=[], metavar="KEY=VALUE", help="extra job env var"
     )
-    options.add_argument("--submission-id", default=None)
+    options.add_argument("--submission-id", default=None, help="job id to use (default: Ray picks one)")
     options.add_argument("--wait", action="store_true", help="follow the logs until the job ends")
     # One subparser per kind so that REMAINDER only starts after our own options
     # (with a sibling KIND positional it would swallow them).
     options.add_argument("args", nargs=argparse.REMAINDER, help="-- then the job's own arguments")
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
-    for kind in submit.KINDS:
+    for kind in KINDS:
         sub = kinds.add_parser(kind, parents=[options], help=f"run `voxguard {kind}` on the cluster")
         sub.set_defaults(func=_submit)
 
 
+# Our own flags (those taking a value first): after the job's first argument, argparse hands them to the job.
+OWN_VALUE_OPTIONS = ("--address", "--env", "--submission-id")
+OWN_OPTIONS = (*OWN_VALUE_OPTIONS, "--no-ship-code", "--pip", "--wait")
+
+
+def job_arguments(args: list[str], kind: str) -> list[str]:
+    """The job's own arguments: everything after `--`, or after submit's options.
+
+    Without `--`, one of submit's own flags among them was meant for submit
+    (`submit score PATH --out X --wait`): argparse would silently pass it to the
+    job, which fails later on the cluster, so it is refused here with the fix.
+    """
+    if args and args[0] == "--":
+        return args[1:]
+    ours: list[str] = []
+    theirs: list[str] = []
+    rest = iter(args)
+    for arg in rest:
+        name = arg.split("=", 1)[0]
+        if name not in OWN_OPTIONS:
+            theirs.append(arg)
+            continue
+        ours.append(arg)
+        if name in OWN_VALUE_OPTIONS and "=" not in arg:
+            ours.append(next(rest, ""))
+    if ours:
+        flags = [a for a in ours if a.split("=", 1)[0] in OWN_OPTIONS]
+        raise UserError(
+            f"{', '.join(flags)} after the job's arguments would go to the job: put submit's options first and "
+            f"the job's after `--`: voxguard submit {kind} {' '.join(ours)} -- {' '.join(theirs)}"
+        )
+    return args
+
+
 def _submit(args: argparse.Namespace) -> int:
+    from cluster import jobs_api, submit
+    from cluster.runtime_env import build_runtime_env
+
+    job_args = job_arguments(list(args.args), args.kind)
     quiet_ray_logs()
-    job_args = list(args.args)
-    if job_args and job_args[0] == "--":
-        job_args = job_args[1:]
     env_vars = {}
     for item in args.env:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            print(f"error: --env expects KEY=VALUE, got {item!r}")
-            return 2
+            raise UserError(f"--env expects KEY=VALUE, got {item!r}")
         env_vars[key] = value
     runtime_env = build_runtime_env(ship_code=not args.no_ship_code, pip=args.pip, env_vars=env_vars)
     submission_id = submit.submit(

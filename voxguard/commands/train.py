@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
-from jobs.train.config import REPO_ROOT, TrainJobConfig, default_model_config
+from voxguard.settings import REPO_ROOT
 
-
-# The CLI's defaults are the job config's, so the two cannot drift apart.
-_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainJobConfig) if f.default is not dataclasses.MISSING}
+# The job config's defaults (`jobs.train.config.TrainJobConfig`), written out so that
+# building the parser does not import torch (`voxguard --help` stays fast);
+# tests/test_cli_lazy.py fails if the two drift apart.
+DEFAULTS: dict[str, object] = {
+    "epochs": 12,
+    "batch_size": 32,
+    "lr": 2e-3,
+    "patience": 4,
+    "num_workers": 2,
+    "cpus_per_worker": 1.0,
+    "gpus_per_worker": 1.0,
+    "objective": "contrastive",
+    "storage_path": str(REPO_ROOT / "var" / "train-runs"),
+    "name": "voxguard-train",
+    "seed": 0,
+}
+_DEFAULTS = DEFAULTS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,24 +33,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--manifest", type=Path, default=REPO_ROOT / "var" / "corpus" / "manifest.parquet",
                    help="corpus manifest (.parquet from `voxguard corpus build`, or a path,label,source,speaker CSV)")
     p.add_argument("--out", type=Path, required=True, help="model package to write (.vxpkg); its Markdown card goes next to it as .md")
-    p.add_argument("--epochs", type=int, default=_DEFAULTS["epochs"])
-    p.add_argument("--batch-size", type=int, default=_DEFAULTS["batch_size"])
+    p.add_argument("--epochs", type=int, default=_DEFAULTS["epochs"], help="maximum epochs")
+    p.add_argument("--batch-size", type=int, default=_DEFAULTS["batch_size"], help="clips per batch, per worker")
     p.add_argument("--batches-per-epoch", type=int, default=None, help="summed over workers (default: one pass)")
-    p.add_argument("--lr", type=float, default=_DEFAULTS["lr"])
+    p.add_argument("--lr", type=float, default=_DEFAULTS["lr"], help="peak learning rate")
     p.add_argument("--patience", type=int, default=_DEFAULTS["patience"], help="epochs without dev-EER gain before stopping")
-    p.add_argument("--num-workers", type=int, default=_DEFAULTS["num_workers"])
-    p.add_argument("--cpus-per-worker", type=float, default=_DEFAULTS["cpus_per_worker"])
-    p.add_argument("--use-gpu", action="store_true")
-    p.add_argument("--gpus-per-worker", type=float, default=_DEFAULTS["gpus_per_worker"])
-    p.add_argument("--objective", choices=["contrastive", "triplet", "oneclass"], default=_DEFAULTS["objective"])
+    p.add_argument("--num-workers", type=int, default=_DEFAULTS["num_workers"], help="Ray Train workers (DDP)")
+    p.add_argument("--cpus-per-worker", type=float, default=_DEFAULTS["cpus_per_worker"], help="CPUs each worker reserves")
+    p.add_argument("--use-gpu", action="store_true", help="train on GPUs")
+    p.add_argument("--gpus-per-worker", type=float, default=_DEFAULTS["gpus_per_worker"], help="GPUs each worker reserves, with --use-gpu")
+    p.add_argument("--objective", choices=["contrastive", "triplet", "oneclass"], default=_DEFAULTS["objective"],
+                   help="training objective")
     p.add_argument("--frontend", choices=["logmel", "loglinear", "lfcc", "whisper"], default=None,
                    help="whisper: frozen pretrained Whisper tiny.en encoder (first blocks) + 1-D CNN")
     p.add_argument("--whisper-blocks", type=int, default=None,
                    help="with the whisper front-end: how many of its transformer blocks to use (tiny.en has 4)")
-    p.add_argument("--pooling", choices=["attentive", "mean"], default=None)
-    p.add_argument("--comparison", choices=["cosine", "euclidean", "mahalanobis"], default=None)
+    p.add_argument("--pooling", choices=["attentive", "mean"], default=None, help="time pooling (default: the model config's)")
+    p.add_argument("--comparison", choices=["cosine", "euclidean", "mahalanobis"], default=None,
+                   help="embedding comparison (default: the model config's)")
     p.add_argument("--channels", default=None, help="encoder channels, e.g. 16,32,64,128")
-    p.add_argument("--window-s", type=float, default=None)
+    p.add_argument("--window-s", type=float, default=None, help="window length in seconds, hop = half (default: the model config's)")
     p.add_argument("--max-dev-clips", type=int, default=None, help="cap on dev clips (scored every epoch)")
     p.add_argument("--max-test-clips", type=int, default=None, help="cap on test clips")
     p.add_argument("--no-augmentation", action="store_true", help="leave out the corpus's augmented variants")
@@ -48,13 +63,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--init", type=Path, default=None, help="fine-tune from this package (its architecture is kept)")
     p.add_argument("--devset", type=Path, default=REPO_ROOT.parent / "shared" / "devset",
                    help="cross-corpus devset folder, for reporting only (skipped if absent)")
-    p.add_argument("--cache-dir", type=Path, default=REPO_ROOT / "var" / "cache" / "decoded")
-    p.add_argument("--ray-address", default="", help="Ray cluster address (default: local Ray)")
-    p.add_argument("--seed", type=int, default=_DEFAULTS["seed"])
+    p.add_argument("--cache-dir", type=Path, default=REPO_ROOT / "var" / "cache" / "decoded",
+                   help="decoded-audio cache")
+    p.add_argument("--ray-address", default="", help="Ray cluster address (default: VOXGUARD_RAY_ADDRESS, else local Ray)")
+    p.add_argument("--seed", type=int, default=_DEFAULTS["seed"], help="seed of data order and initialisation")
     p.set_defaults(func=_run)
 
 
 def _model(args: argparse.Namespace):
+    from jobs.train.config import default_model_config
+
     model = default_model_config()
     if args.frontend:
         model = model.with_frontend(args.frontend)
@@ -74,6 +92,7 @@ def _model(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace) -> int:
+    from jobs.train.config import TrainJobConfig
     from jobs.train.trainer import train
 
     config = TrainJobConfig(

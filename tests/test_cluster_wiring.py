@@ -1,0 +1,118 @@
+"""Every job reaches the cluster the same way: one Ray start-up, one job launcher.
+
+A real local head (token auth on, as `voxguard cluster up` starts it) serves the
+module; the training and corpus start-ups must join it through
+VOXGUARD_RAY_ADDRESS, and a scheduled retraining must be accepted by its Jobs API.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cluster import head, jobs_api
+from cluster.local import MIN_OBJECT_STORE_BYTES, init_ray, shutdown_ray
+from cluster.submit import jobs_url_for_ray_address
+from voxguard.errors import ConfigError
+from voxguard.settings import REPO_ROOT, Settings
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def local_head() -> Iterator[head.HeadState]:
+    # The session's data dir (tests/conftest.py): the state file is where every command looks.
+    settings = Settings.from_env()
+    state = head.start_head(settings, num_cpus=2, dashboard_port=0, object_store_memory=2 * MIN_OBJECT_STORE_BYTES)
+    try:
+        yield state
+    finally:
+        head.stop_head(settings)
+
+
+def _joined(state: head.HeadState) -> None:
+    import ray
+
+    # Same GCS port (Ray reports the node's own IP rather than 127.0.0.1).
+    assert ray.get_runtime_context().gcs_address.rsplit(":", 1)[1] == state.gcs_address.rsplit(":", 1)[1]
+    assert ray.cluster_resources()["CPU"] == 2.0  # the head's, not this machine's
+
+
+def test_training_start_up_joins_the_configured_cluster(local_head: head.HeadState,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobs.train.config import TrainJobConfig
+    from jobs.train.trainer import _ensure_ray
+
+    monkeypatch.setenv("VOXGUARD_RAY_ADDRESS", local_head.gcs_address)
+    try:
+        _ensure_ray(TrainJobConfig(manifest=Path("unused.parquet"), out=Path("unused.vxpkg"), verbose=False))
+        _joined(local_head)
+    finally:
+        shutdown_ray()
+
+
+def test_corpus_start_up_joins_the_configured_cluster(local_head: head.HeadState, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobs.corpus.build import _ensure_ray
+    from jobs.corpus.config import CorpusConfig
+
+    monkeypatch.setenv("VOXGUARD_RAY_ADDRESS", local_head.gcs_address)
+    try:
+        _ensure_ray(CorpusConfig(bonafide=(tmp_path,), out=tmp_path / "corpus"))
+        _joined(local_head)
+    finally:
+        shutdown_ray()
+
+
+def test_a_jobs_url_is_refused_as_a_ray_address_with_one_line(local_head: head.HeadState) -> None:
+    with pytest.raises(ConfigError, match="Jobs API"):
+        init_ray(local_head.dashboard_url)
+
+
+def test_the_ray_address_names_the_jobs_api(local_head: head.HeadState) -> None:
+    assert jobs_url_for_ray_address(local_head.gcs_address) == local_head.dashboard_url
+    assert jobs_url_for_ray_address("ray://10.0.0.5:10001") == "http://10.0.0.5:8265"
+    assert jobs_url_for_ray_address("10.0.0.5:6379") == "http://10.0.0.5:8265"
+    assert jobs_url_for_ray_address("https://ray.example/") == "https://ray.example"
+
+
+def test_scheduled_retraining_is_accepted_by_a_token_auth_head(local_head: head.HeadState, tmp_path: Path) -> None:
+    """`voxguard scheduler --once` in a fresh process (no token enabled beforehand) submits the run."""
+    url = f"sqlite:///{tmp_path / 'scheduler.db'}"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "VOXGUARD_DB_URL": url,
+           "VOXGUARD_RAY_ADDRESS": local_head.gcs_address}
+    env.pop("RAY_AUTH_MODE", None)
+
+    def voxguard(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "voxguard", *args], env=env, capture_output=True, text=True,
+                              timeout=180)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    voxguard("db", "upgrade")
+    assert "retraining requested (run 1)" in voxguard("policy", "request", "--reason", "test")
+    assert "launched retraining run 1" in voxguard("scheduler", "--once")
+
+    jobs = [j for j in jobs_api.list_jobs(local_head.dashboard_url)
+            if str(j["submission_id"]).startswith("voxguard-retrain-1-")]
+    assert len(jobs) == 1, jobs
+    assert jobs[0]["metadata"] == {"voxguard_kind": "retrain"}
+    assert str(jobs[0]["entrypoint"]).endswith("voxguard retrain --run-id 1")
+    # The run was not marked "launch failed" (what a 401 from the head would have done).
+    from feedback.db import session_factory
+    from feedback.models import RetrainRun
+
+    with session_factory(url)() as session:
+        run = session.get(RetrainRun, 1)
+        assert run is not None and not (run.error or "").startswith("launch failed"), run.error
+    jobs_api.stop_job(str(jobs[0]["submission_id"]), local_head.dashboard_url)
+    deadline = time.monotonic() + 60
+    while jobs_api.job_status(str(jobs[0]["submission_id"]), local_head.dashboard_url) not in jobs_api.TERMINAL:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
