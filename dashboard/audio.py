@@ -19,6 +19,7 @@ import pandas as pd
 import soundfile as sf
 
 from jobs.score.storage import S3Options, read_bytes
+from voxguard.roots import resolve_within
 from voxguard.settings import Settings
 
 # The review page never needs more than this; longer clips are shown truncated.
@@ -38,9 +39,13 @@ class Spectrogram:
 
 
 def fetch_audio(uri: str, settings: Settings) -> bytes:
-    """The clip's bytes, read on the server (local file, `file://` or `s3://`)."""
-    if uri.startswith("file://"):
-        uri = uri[len("file://"):]
+    """The clip's bytes, read on the server (local file, `file://` or `s3://`).
+
+    Only from under the configured source roots (symlinks followed): the
+    review page must not become a way to read any file the server can.
+    Raises `AccessDenied` otherwise.
+    """
+    uri = resolve_within(uri, settings.allowed_source_roots(), "audio")
     options = S3Options(endpoint=settings.s3_endpoint, region=settings.s3_region)
     return read_bytes(uri, options, max_bytes=settings.max_file_bytes)
 

@@ -18,6 +18,7 @@ import streamlit as st
 
 from dashboard.context import db, secret
 from feedback.audit import audit
+from feedback.models import OPERATOR_ROLES
 from feedback.reviewers import authenticate, is_disabled, roles_of
 
 MANAGER_ROLES = ("lead", "admin")
@@ -38,6 +39,11 @@ class User:
     def can_manage(self) -> bool:
         """Leads and admins may promote models, edit the policy and request retraining."""
         return self.role in MANAGER_ROLES
+
+    @property
+    def can_run_jobs(self) -> bool:
+        """Operators and admins may start scoring jobs (the launcher checks again against the database)."""
+        return self.role in OPERATOR_ROLES
 
 
 def oidc_providers() -> list[str] | None:

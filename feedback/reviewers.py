@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from feedback.audit import audit
-from feedback.models import ROLES, Reviewer
+from feedback.models import OPERATOR_ROLES, ROLES, Reviewer
 
 
 def add_reviewer(
@@ -66,6 +66,12 @@ def is_disabled(session: Session, username: str) -> bool:
     """True when `username` has an account and it is disabled (names without an account are not)."""
     active = session.scalar(select(Reviewer.active).where(Reviewer.username == username))
     return active is False
+
+
+def may_run_jobs(session: Session, username: str) -> bool:
+    """True only for an active account whose role may start scoring jobs (operator or admin)."""
+    reviewer = session.scalar(select(Reviewer).where(Reviewer.username == username))
+    return reviewer is not None and reviewer.active and reviewer.role in OPERATOR_ROLES
 
 
 def list_reviewers(session: Session) -> list[Reviewer]:

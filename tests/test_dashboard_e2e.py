@@ -57,7 +57,8 @@ def dashboard(tmp_path):
     log = open(tmp_path / "dashboard.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "voxguard", "dashboard", "--port", str(port), "--db-url", url],
                             cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                            env={k: v for k, v in os.environ.items() if k != "VOXGUARD_DB_URL"})
+                            env={**{k: v for k, v in os.environ.items() if k != "VOXGUARD_DB_URL"},
+                                 "VOXGUARD_SOURCE_ROOTS": str(tmp_path / "audio")})
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(base, proc)

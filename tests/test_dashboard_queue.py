@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from dashboard_support import app_as, copy_db, make_template, query
@@ -18,6 +20,8 @@ def template(tmp_path_factory):
 def db_url(template, tmp_path, monkeypatch):
     url = copy_db(template, tmp_path)
     monkeypatch.setenv("VOXGUARD_DB_URL", url)
+    # The review page plays audio only from the source roots: the seeded clips' folder.
+    monkeypatch.setenv("VOXGUARD_SOURCE_ROOTS", os.path.dirname(template.audio_files[0]))
     return url
 
 

@@ -15,6 +15,7 @@ from feedback.audit import audit
 from feedback.queue import job_score_values, job_scores, list_jobs
 from feedback.registry import list_versions, production
 from jobs.score.storage import S3Options, filesystem, list_parts, read_parts
+from voxguard.roots import AccessDenied
 
 RESULT_COLUMNS = ["uri", "label", "score", "prob_bonafide", "confidence", "flagged", "duration_s", "error"]
 PAGE_ROWS = 100
@@ -49,36 +50,40 @@ models.setdefault(f"default package ({cfg.model_path.name})", str(cfg.model_path
 default_model = next((k for k in models if prod and k.startswith(prod.version + " ")), next(iter(models)))
 address = launcher.cluster_address(cfg.ray_address)
 
-with st.expander("Submit a scoring job", expanded=False, icon=":material/play_arrow:"):
-    if state.pop("jobs_reset_id", False) or "jobs_new_id" not in state:
-        # A fresh id per submission, fixed while the form is filled in (a changing default resets the widget).
-        state.jobs_new_id = f"job-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}"
-    with st.form("submit_job", clear_on_submit=False):
-        source = st.text_input("Source", placeholder="/archive/2026-11 or s3://bucket/prefix or manifest.csv",
-                               key="jobs_source")
-        job_id = st.text_input("Job id", key="jobs_new_id")
-        dest = st.text_input("Destination", placeholder=str(cfg.data_dir / "results" / "<job id>"), key="jobs_dest",
-                             help="folder or s3://bucket/prefix for the Parquet parts (default: under the data dir)")
-        model_key = st.selectbox("Model", list(models), index=list(models).index(default_model), key="jobs_model")
-        st.caption(f"Runs on the Ray cluster at {address}" if address else
-                   "Runs as a background process on the dashboard's machine (set VOXGUARD_RAY_ADDRESS "
-                   "to an http:// Ray dashboard URL to submit to a cluster).")
-        go = st.form_submit_button("Submit", type="primary")
-    if go:
-        try:
-            launch = launcher.launch_scoring(
-                source.strip(), dest.strip() or str(cfg.data_dir / "results" / job_id.strip()), models[model_key],
-                job_id.strip(), db_url=db_url(), data_dir=cfg.data_dir, actor=user.username, address=address)
-        except (ValueError, FileExistsError) as exc:
-            st.error(str(exc))
-        except Exception as exc:  # cluster refused, binary missing...: show it, keep the page alive
-            st.error(f"Could not start the job: {type(exc).__name__}: {exc}")
-        else:
-            with db() as session:
-                audit(session, user.username, "job.submit", job_id=launch.job_id, source=launch.source,
-                      dest=launch.dest, model=launch.model, how=launch.how)
-            state.jobs_reset_id = True
-            st.success(f"Started job **{launch.job_id}** ({launch.how}).")
+if not user.can_run_jobs:
+    st.caption("Only operators and admins can submit scoring jobs.")
+else:
+    with st.expander("Submit a scoring job", expanded=False, icon=":material/play_arrow:"):
+        if state.pop("jobs_reset_id", False) or "jobs_new_id" not in state:
+            # A fresh id per submission, fixed while the form is filled in (a changing default resets the widget).
+            state.jobs_new_id = f"job-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}"
+        with st.form("submit_job", clear_on_submit=False):
+            source = st.text_input("Source", placeholder="/archive/2026-11 or s3://bucket/prefix or manifest.csv",
+                                   key="jobs_source")
+            job_id = st.text_input("Job id", key="jobs_new_id")
+            dest = st.text_input("Destination", placeholder=str(cfg.data_dir / "results" / "<job id>"),
+                                 key="jobs_dest", help="folder or s3://bucket/prefix for the Parquet parts (default: under the data dir)")
+            model_key = st.selectbox("Model", list(models), index=list(models).index(default_model), key="jobs_model")
+            st.caption(f"Runs on the Ray cluster at {address}" if address else
+                       "Runs as a background process on the dashboard's machine (set VOXGUARD_RAY_ADDRESS "
+                       "to an http:// Ray dashboard URL to submit to a cluster).")
+            go = st.form_submit_button("Submit", type="primary")
+        if go:
+            try:
+                launch = launcher.launch_scoring(
+                    source.strip(), dest.strip() or str(cfg.data_dir / "results" / job_id.strip()), models[model_key],
+                    job_id.strip(), db_url=db_url(), data_dir=cfg.data_dir, actor=user.username, address=address,
+                    settings=cfg)
+            except (ValueError, FileExistsError, AccessDenied) as exc:
+                st.error(str(exc))
+            except Exception as exc:  # cluster refused, binary missing...: show it, keep the page alive
+                st.error(f"Could not start the job: {type(exc).__name__}: {exc}")
+            else:
+                with db() as session:
+                    audit(session, user.username, "job.submit", job_id=launch.job_id, source=launch.source,
+                          dest=launch.dest, model=launch.model, how=launch.how)
+                state.jobs_reset_id = True
+                st.success(f"Started job **{launch.job_id}** ({launch.how}).")
 
 # --- launched from here ---------------------------------------------------------------
 launches = launcher.list_launches(cfg.data_dir)
