@@ -33,6 +33,7 @@ from jobs.score.storage import S3Options, ensure_dir, filesystem, list_parts, wr
 from jobs.score.summary import JobStats
 from siamese.detector import Detector
 from siamese.package import ModelPackage
+from voxguard.roots import parse_roots
 from voxguard.settings import Settings
 
 OnRows = Callable[[list[dict[str, Any]]], None]
@@ -113,9 +114,10 @@ def run_scoring(
     job_id = job_id or new_job_id()
     stats = JobStats(job_id=job_id, model_version=version, source=source, dest=dest, top_n=top_n)
 
-    # Listing on the driver: one small dict per object to score (no bytes).
+    # Listing on the driver: one small dict per object to score (no bytes). With configured
+    # source roots (always so for dashboard launches) objects outside them become error rows.
     items: list[dict[str, Any]] = []
-    for obj in iter_objects(source, s3):
+    for obj in iter_objects(source, s3, parse_roots(settings.source_roots) or None):
         if limit is not None and len(items) >= limit:
             break
         stats.listed += 1

@@ -11,12 +11,11 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pyarrow.fs as pafs
 
 from jobs.score.sources import SourceObject
-from jobs.score.storage import is_s3, read_parts
+from jobs.score.storage import is_s3, open_regular, read_parts
 
 
 @dataclass
@@ -62,7 +61,7 @@ def load_done(fs: pafs.FileSystem, parts: list[str], model_version: str) -> Done
 def _sha256_file(path: str) -> str | None:
     digest = hashlib.sha256()
     try:
-        with Path(path).open("rb") as handle:
+        with open_regular(path) as handle:  # never blocks on a FIFO swapped in since the last run
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
     except OSError:

@@ -10,6 +10,7 @@ only becomes visible once complete.
 from __future__ import annotations
 
 import os
+import stat
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
@@ -62,6 +63,37 @@ class ObjectTooLarge(Exception):
     """The object is bigger than the configured byte limit (raised before reading it all)."""
 
 
+class NotRegularFile(OSError):
+    """A FIFO, socket, device or folder where a file was expected: never read (a FIFO blocks forever)."""
+
+
+def open_regular(path: str | os.PathLike[str]):  # type: ignore[no-untyped-def] # -> BinaryIO
+    """Open a local file for reading only if it is a regular file (symlinks followed).
+
+    Checked before opening, then again on the open descriptor (opened non-blocking,
+    so a FIFO swapped in between cannot block the open), which closes the race.
+    """
+    if not stat.S_ISREG(mode := os.stat(path).st_mode):
+        raise NotRegularFile(f"not a regular file ({file_kind(mode)})")
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(f"not a regular file ({file_kind(mode)})")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def file_kind(mode: int) -> str:
+    """FIFO, socket, device...: how a non-regular file is named in error rows."""
+    names = ((stat.S_ISFIFO, "fifo"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
+             (stat.S_ISBLK, "block device"), (stat.S_ISDIR, "folder"))
+    return next((name for test, name in names if test(mode)), "special file")
+
+
 def read_bytes(uri: str, options: S3Options, max_bytes: int | None = None) -> bytes:
     """Read a whole local file or S3 object; refuses objects over `max_bytes` without reading them."""
     if is_s3(uri):
@@ -76,12 +108,12 @@ def read_bytes(uri: str, options: S3Options, max_bytes: int | None = None) -> by
             return body.read()
         finally:
             body.close()
-    path = Path(uri)
-    if max_bytes is not None:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise ObjectTooLarge(f"{size} bytes exceeds the {max_bytes} byte limit")
-    return path.read_bytes()
+    with open_regular(uri) as handle:
+        if max_bytes is not None:
+            size = os.fstat(handle.fileno()).st_size
+            if size > max_bytes:
+                raise ObjectTooLarge(f"{size} bytes exceeds the {max_bytes} byte limit")
+        return handle.read()
 
 
 def filesystem(dest: str, options: S3Options) -> tuple[pafs.FileSystem, str]:
