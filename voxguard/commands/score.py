@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from jobs.model_source import resolve_model
+    from jobs.model_source import RegistryUnavailable, resolve_model
     from jobs.score.feedback_sink import FeedbackSink
     from jobs.score.pipeline import run_scoring
     from jobs.score.summary import format_summary
@@ -55,6 +55,9 @@ def _score(args: argparse.Namespace) -> int:
         model = resolve_model(settings, args.model)
     except FileNotFoundError as error:
         print(f"error: {error}; pass --model PACKAGE or set VOXGUARD_MODEL", file=sys.stderr)
+        return 2
+    except RegistryUnavailable as error:  # never score with a different model than production silently
+        print(f"error: {error}; pass --model PACKAGE to score without the registry", file=sys.stderr)
         return 2
     sink = None if args.no_feedback else FeedbackSink(settings, args.source, args.out)
     package = None
