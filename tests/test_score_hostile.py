@@ -95,3 +95,22 @@ def test_the_job_finishes_with_one_row_per_entry(hostile, tmp_path, score_model,
     assert got == expected
     good = {r["uri"]: r for r in rows if r["error"] is None}
     assert good[str(src / "alias.wav")]["fingerprint"] == good[str(src / "good.wav")]["fingerprint"]
+
+
+def test_resume_reads_transient_error_rows_again_and_keeps_permanent_ones(tmp_path, score_model, ray_local):  # noqa: F811
+    """A file missing at the first run is `unreadable`; once there, --resume scores it: one row per object."""
+    rng = np.random.default_rng(4)
+    clips = tmp_path / "clips"
+    write_clip(clips / "here.wav", real_like(1.5, rng))
+    (clips / "notes.wav").write_text("not audio\n")  # a permanent error: never retried
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("uri\nclips/here.wav\nclips/late.wav\nclips/notes.wav\n")
+    dest = tmp_path / "out"
+    first = run_scoring(str(manifest), str(dest), score_model, progress=lambda _: None)
+    assert first["error_codes"] == {"unreadable": 1, "not_audio": 1}
+    write_clip(clips / "late.wav", real_like(1.5, rng))  # the transient cause is gone
+    again = run_scoring(str(manifest), str(dest), score_model, resume=True, progress=lambda _: None)
+    assert again["retried_errors"] == 1 and again["skipped"] == 2 and again["rows"] == 1
+    rows = pq.read_table(str(dest)).to_pylist()
+    by_name = {os.path.basename(r["uri"]): r["error"] for r in rows}
+    assert len(rows) == 3 and by_name["late.wav"] is None and by_name["notes.wav"].startswith("not_audio")

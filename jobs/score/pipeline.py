@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from jobs.score.output import COLUMNS, now_utc, to_table
-from jobs.score.resume import DoneIndex, load_done
+from jobs.score.resume import DoneIndex, drop_transient_errors, load_done
 from jobs.score.sources import iter_objects
 from jobs.score.stages import PieceScorer, decode_batch
 from jobs.score.storage import S3Options, ensure_dir, filesystem, list_parts, write_part
@@ -108,11 +108,15 @@ def run_scoring(
         for part in existing:
             fs.delete_file(part)
         existing = []
+    retried = 0
+    if resume and existing:  # transient error rows (unreadable) are read again, not kept as final
+        existing, retried = drop_transient_errors(fs, existing, version, s3)
     done = load_done(fs, existing, version) if resume else DoneIndex(version)
     if job_id is None and resume and done.job_ids:
         job_id = done.job_ids.most_common(1)[0][0]  # a resumed job keeps its id
     job_id = job_id or new_job_id()
-    stats = JobStats(job_id=job_id, model_version=version, source=source, dest=dest, top_n=top_n)
+    stats = JobStats(job_id=job_id, model_version=version, source=source, dest=dest, top_n=top_n,
+                     retried=retried)
 
     # Listing on the driver: one small dict per object to score (no bytes). With configured
     # source roots (always so for dashboard launches) objects outside them become error rows.
