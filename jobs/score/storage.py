@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
@@ -94,26 +95,46 @@ def file_kind(mode: int) -> str:
     return next((name for test, name in names if test(mode)), "special file")
 
 
+STREAM_ATTEMPTS = 4  # whole GETs per object when the body breaks off mid-transfer
+
+
 def read_bytes(uri: str, options: S3Options, max_bytes: int | None = None) -> bytes:
-    """Read a whole local file or S3 object; refuses objects over `max_bytes` without reading them."""
+    """Read a whole local file or S3 object; refuses objects over `max_bytes` without reading them.
+
+    botocore retries failed requests, but not a body that breaks off after the
+    response began (`ResponseStreamingError`, `IncompleteReadError`): those are
+    retried here with a short backoff, so a flaky network does not turn into
+    permanent `unreadable` rows.
+    """
     if is_s3(uri):
-        bucket, key = split_s3(uri)
-        response = s3_client(options).get_object(Bucket=bucket, Key=key)
-        length = int(response.get("ContentLength") or 0)
-        body = response["Body"]
-        if max_bytes is not None and length > max_bytes:
-            body.close()
-            raise ObjectTooLarge(f"{length} bytes exceeds the {max_bytes} byte limit")
-        try:
-            return body.read()
-        finally:
-            body.close()
+        return _read_s3(uri, options, max_bytes)
     with open_regular(uri) as handle:
         if max_bytes is not None:
             size = os.fstat(handle.fileno()).st_size
             if size > max_bytes:
                 raise ObjectTooLarge(f"{size} bytes exceeds the {max_bytes} byte limit")
         return handle.read()
+
+
+def _read_s3(uri: str, options: S3Options, max_bytes: int | None) -> bytes:
+    from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseStreamingError
+
+    bucket, key = split_s3(uri)
+    for attempt in range(STREAM_ATTEMPTS):
+        response = s3_client(options).get_object(Bucket=bucket, Key=key)
+        length = int(response.get("ContentLength") or 0)
+        body = response["Body"]
+        try:
+            if max_bytes is not None and length > max_bytes:
+                raise ObjectTooLarge(f"{length} bytes exceeds the {max_bytes} byte limit")
+            return body.read()  # botocore checks the length: a short body raises IncompleteReadError
+        except (ResponseStreamingError, IncompleteReadError, ReadTimeoutError):
+            if attempt + 1 == STREAM_ATTEMPTS:
+                raise
+            time.sleep(min(2.0, 0.2 * 2**attempt))
+        finally:
+            body.close()
+    raise AssertionError("unreachable")
 
 
 def filesystem(dest: str, options: S3Options) -> tuple[pafs.FileSystem, str]:
