@@ -1,4 +1,4 @@
-"""S3 bodies that break off mid-transfer are read again, not turned into permanent errors (issue 15).
+"""S3 faults (issue 15): bodies that break off are read again; a bad output bucket fails up front.
 
 A real HTTP proxy on 127.0.0.1 sits between boto3 and the moto S3 server and
 cuts the body of chosen GETs in half (full Content-Length, then the connection
@@ -92,3 +92,18 @@ def test_a_body_that_always_breaks_off_is_an_error_after_a_few_attempts(proxy):
     with pytest.raises((IncompleteReadError, ResponseStreamingError)):
         read_bytes("s3://flaky/clip.wav", options)
     assert server.gets["/flaky/clip.wav"] == STREAM_ATTEMPTS
+
+
+def test_a_missing_output_bucket_fails_in_one_line_before_scoring(s3_server, tmp_path, capsys):  # noqa: F811
+    from voxguard.cli import main
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    (clips / "a.wav").write_bytes(b"RIFF")
+    code = main(["score", str(clips), "--out", "s3://no-such-bucket/out", "--no-feedback",
+                 "--s3-endpoint", s3_server.endpoint])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("error: cannot write to s3://no-such-bucket/out") and "NoSuchBucket" in err
+    assert len(err.splitlines()) == 1
+    assert "[score] job" not in err  # nothing was listed or scored

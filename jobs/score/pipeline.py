@@ -29,7 +29,7 @@ from jobs.score.output import COLUMNS, now_utc, to_table
 from jobs.score.resume import DoneIndex, drop_transient_errors, load_done
 from jobs.score.sources import iter_objects
 from jobs.score.stages import PieceScorer, decode_batch
-from jobs.score.storage import S3Options, ensure_dir, filesystem, list_parts, write_part
+from jobs.score.storage import S3Options, check_writable, filesystem, list_parts, write_part
 from jobs.score.summary import JobStats
 from siamese.detector import Detector
 from siamese.package import ModelPackage
@@ -100,7 +100,7 @@ def run_scoring(
         package.enrolled[group] = np.asarray(enrolled, dtype=np.float32)
 
     fs, dest_path = filesystem(dest, s3)
-    ensure_dir(fs, dest_path)
+    check_writable(fs, dest_path, s3)  # a missing bucket or read-only DEST fails now, not after scoring
     existing = list_parts(fs, dest_path)
     if existing and not (resume or overwrite):
         raise FileExistsError(f"{dest} already holds {len(existing)} part(s): use --resume to continue or --overwrite")

@@ -155,6 +155,37 @@ def ensure_dir(fs: pafs.FileSystem, path: str) -> None:
         fs.create_dir(path, recursive=True)
 
 
+class DestinationNotWritable(ValueError):
+    """DEST cannot take parts (missing bucket, no permission, a file in the way): found before scoring."""
+
+
+def check_writable(fs: pafs.FileSystem, path: str, options: S3Options | None = None) -> None:
+    """Create DEST and write and delete a hidden probe there, so a bad DEST fails in one line up front.
+
+    Otherwise a missing output bucket is found only when the first part is
+    written, after the first `part_size` clips were scored for nothing.
+    """
+    probe = f"{path}/.voxguard-write-probe-{uuid.uuid4().hex[:8]}"
+    if isinstance(fs, pafs.LocalFileSystem):
+        try:
+            ensure_dir(fs, path)
+            with open(probe, "wb"):
+                pass
+            os.unlink(probe)
+        except OSError as error:
+            raise DestinationNotWritable(f"cannot write to {path}: {error.strerror or error}") from None
+        return
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, _, key = probe.partition("/")
+    try:
+        client = s3_client(options or S3Options())
+        client.put_object(Bucket=bucket, Key=key, Body=b"")
+        client.delete_object(Bucket=bucket, Key=key)
+    except (ClientError, BotoCoreError) as error:
+        raise DestinationNotWritable(f"cannot write to s3://{path}: {error}") from None
+
+
 def list_parts(fs: pafs.FileSystem, path: str) -> list[str]:
     """Visible Parquet parts under `path` (hidden `.`/`_` files, e.g. temporaries, excluded)."""
     try:
