@@ -8,7 +8,7 @@ from dashboard import audio
 from dashboard.auth import User
 from dashboard.context import db, db_url, settings
 from dashboard.safe import md
-from feedback.models import VERDICTS
+from feedback.models import VERDICTS, Clip
 from feedback.queue import (
     QueueFilter,
     QueueRow,
@@ -197,6 +197,7 @@ with right:
     with db() as session:
         score = item_score(session, row.item_id)
         reviews = item_reviews(session, row.item_id)
+        fingerprint = session.get(Clip, row.clip_id).fingerprint
     m = st.columns(4)
     m[0].metric("Score", "—" if row.model_score is None else f"{row.model_score:.3f}",
                 help="higher = more bona fide")
@@ -207,9 +208,15 @@ with right:
     segments = audio.segments_frame(score.segments if score else [])
     seg_key = f"seg_{row.item_id}"
     spec = None
+    changed = False  # the audio at the path is not what was scored: not played, no verdict
     try:
         data = _audio_bytes(row.uri)
-        spec = _spectrogram(row.uri)
+        if audio.fingerprint_matches(data, fingerprint, row.uri, settings()) is False:
+            changed, data = True, None
+            st.error("The audio at this path changed since it was scored (fingerprint mismatch): "
+                     "it is not played and no verdict can be recorded. Re-score the clip first.")
+        else:
+            spec = _spectrogram(row.uri)
     except Exception as exc:  # missing object, access denied, undecodable: review can still go on
         data = None
         st.warning(f"Audio unavailable: {type(exc).__name__}: {md(exc)}")
@@ -247,7 +254,7 @@ with right:
     vb = st.columns(3)
     for col, (verdict, text, keys) in zip(vb, VERDICT_BUTTONS):
         col.button(text, key=f"verdict_{verdict}", on_click=_verdict, args=(row, verdict), shortcut=keys,
-                   type="primary" if verdict != "unsure" else "secondary", width="stretch")
+                   type="primary" if verdict != "unsure" else "secondary", width="stretch", disabled=changed)
 
     st.markdown("**Previous verdicts**")
     if reviews:
