@@ -11,6 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import auth
+from dashboard.safe import md
 
 st.set_page_config(page_title="voxguard review", page_icon=":material/graphic_eq:", layout="wide")
 
@@ -21,7 +22,7 @@ if user is None:
 
 st.session_state["current_user"] = user  # pages read it from here
 with st.sidebar:
-    st.caption(f"Signed in as **{user.username}** ({user.role})")
+    st.caption(f"Signed in as **{md(user.username)}** ({md(user.role)})")
     if st.button("Sign out", key="sign_out"):
         auth.sign_out(user)
 

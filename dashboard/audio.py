@@ -7,6 +7,7 @@ a bucket URL, a presigned link or a credential.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import mimetypes
 from collections.abc import Sequence
@@ -18,7 +19,8 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from jobs.score.storage import S3Options, read_bytes
+from jobs.score.storage import S3Options, read_bytes, s3_client, split_s3
+from voxguard.roots import resolve_within
 from voxguard.settings import Settings
 
 # The review page never needs more than this; longer clips are shown truncated.
@@ -38,11 +40,35 @@ class Spectrogram:
 
 
 def fetch_audio(uri: str, settings: Settings) -> bytes:
-    """The clip's bytes, read on the server (local file, `file://` or `s3://`)."""
-    if uri.startswith("file://"):
-        uri = uri[len("file://"):]
+    """The clip's bytes, read on the server (local file, `file://` or `s3://`).
+
+    Only from under the configured source roots (symlinks followed): the
+    review page must not become a way to read any file the server can.
+    Raises `AccessDenied` otherwise.
+    """
+    uri = resolve_within(uri, settings.allowed_source_roots(), "audio")
     options = S3Options(endpoint=settings.s3_endpoint, region=settings.s3_region)
     return read_bytes(uri, options, max_bytes=settings.max_file_bytes)
+
+
+def fingerprint_matches(data: bytes, expected: str | None, uri: str, settings: Settings) -> bool | None:
+    """Whether `data` is the audio that was scored: None when no fingerprint was recorded.
+
+    Why: the review page reads the path at review time. Had the file been
+    replaced (or a link re-pointed) since scoring, a reviewer would hear other
+    audio than the model judged and their verdict would train on the wrong
+    clip. Local files carry a sha256 of their bytes; S3 objects their ETag,
+    compared with the object's current ETag.
+    """
+    if not expected:
+        return None
+    if expected.startswith("sha256:"):
+        return expected == "sha256:" + hashlib.sha256(data).hexdigest()
+    if expected.startswith("etag:") and uri.startswith("s3://"):
+        bucket, key = split_s3(uri)
+        head = s3_client(S3Options(settings.s3_endpoint, settings.s3_region)).head_object(Bucket=bucket, Key=key)
+        return str(head.get("ETag", "")).strip('"') == expected.removeprefix("etag:")
+    return False
 
 
 def audio_mime(uri: str) -> str:

@@ -17,8 +17,10 @@ from dataclasses import asdict, dataclass
 import streamlit as st
 
 from dashboard.context import db, secret
-from feedback.audit import audit
-from feedback.reviewers import authenticate, is_disabled, roles_of
+from dashboard.safe import md
+from feedback.models import OPERATOR_ROLES
+from feedback.reviewers import is_disabled, normalise_username, roles_of
+from feedback.signin import sign_in
 
 MANAGER_ROLES = ("lead", "admin")
 _SESSION_KEY = "user"
@@ -39,6 +41,11 @@ class User:
         """Leads and admins may promote models, edit the policy and request retraining."""
         return self.role in MANAGER_ROLES
 
+    @property
+    def can_run_jobs(self) -> bool:
+        """Operators and admins may start scoring jobs (the launcher checks again against the database)."""
+        return self.role in OPERATOR_ROLES
+
 
 def oidc_providers() -> list[str] | None:
     """None without OIDC; [] for a single unnamed provider; else the named providers."""
@@ -54,7 +61,8 @@ def current_user() -> User | None:
     if oidc_providers() is not None:
         if not st.user.is_logged_in:
             return None
-        name = str(st.user.get("email") or st.user.get("preferred_username") or st.user.get("sub") or "")
+        name = normalise_username(str(st.user.get("email") or st.user.get("preferred_username")
+                                      or st.user.get("sub") or ""))
         if not name:
             return None
         with db() as session:
@@ -97,24 +105,23 @@ def sign_in_page() -> None:
         password = st.text_input("Password", type="password")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
-        user = _local_sign_in(username.strip(), password)
+        user, message = _local_sign_in(username, password)
         if user is None:
-            st.error("Unknown username or wrong password.")
+            st.error(md(message[:1].upper() + message[1:] + "."))
         else:
             st.session_state[_SESSION_KEY] = asdict(user)
             st.rerun()
 
 
-def _local_sign_in(username: str, password: str) -> User | None:
-    if not username or not password:
-        return None
+def _local_sign_in(username: str, password: str) -> tuple[User | None, str]:
+    """The user, or None and why (locked accounts and wrong passwords counted in `feedback.signin`)."""
     with db() as session:
-        reviewer = authenticate(session, username, password)
-        audit(session, username, "auth.sign_in" if reviewer else "auth.sign_in_failed")
-        user = User(username=reviewer.username, role=reviewer.role, via="local") if reviewer else None
+        outcome = sign_in(session, username, password, channel="dashboard")
+        user = (User(username=outcome.reviewer.username, role=outcome.reviewer.role, via="local")
+                if outcome.reviewer else None)
     if user is None:
         time.sleep(0.5)  # slows password guessing a little without annoying people
-    return user
+    return user, outcome.message
 
 
 def sign_out(user: User) -> None:

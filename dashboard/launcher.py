@@ -5,6 +5,12 @@ a detached local subprocess (its log under the data dir), or a Ray Jobs
 submission when a cluster dashboard address is configured. Each launch is
 remembered as a small JSON record under `<data_dir>/dashboard-jobs/` so the
 jobs page can show state, progress and logs after a dashboard restart.
+
+Authorisation is enforced here, not only in the page: the actor must be an
+active operator or admin in the feedback database, the source must lie under
+the configured source roots and the destination under the output roots
+(`voxguard.roots`). The job itself gets the source roots in its environment,
+so objects a manifest or a symlink points outside them become error rows.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from voxguard.roots import AccessDenied, resolve_within
+from voxguard.settings import Settings
 
 _PROGRESS = re.compile(r"\[score\] (\d+)/(\d+) clips")
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -40,6 +49,7 @@ class Launch:
     submission_id: str | None = None
     address: str | None = None
     returncode: int | None = None
+    source_roots: str | None = None  # VOXGUARD_SOURCE_ROOTS the job ran with (its objects are confined to them)
 
 
 def launches_dir(data_dir: Path) -> Path:
@@ -61,13 +71,23 @@ def score_args(source: str, dest: str, model: str, job_id: str) -> list[str]:
 
 def launch_scoring(
     source: str, dest: str, model: str, job_id: str, *, db_url: str, data_dir: Path, actor: str,
-    address: str | None = None,
+    address: str | None = None, settings: Settings | None = None,
 ) -> Launch:
-    """Start a scoring job (cluster when `address` is given, else a background process)."""
+    """Start a scoring job (cluster when `address` is given, else a background process).
+
+    Raises `AccessDenied` when `actor` may not run jobs or a path is outside the
+    allowed roots of `settings` (default: from the environment).
+    """
     if not _JOB_ID.match(job_id):
         raise ValueError("job id: letters, digits, '.', '_' and '-' only (it names files)")
     if not source.strip() or not dest.strip() or not model.strip():
         raise ValueError("source, destination and model are all required")
+    settings = settings or Settings.from_env()
+    _check_operator(db_url, actor)
+    source_roots = settings.allowed_source_roots()
+    source = resolve_within(source, source_roots, "source")
+    dest = resolve_within(dest, settings.allowed_output_roots(), "destination")
+    job_env = {"VOXGUARD_DB_URL": db_url, "VOXGUARD_SOURCE_ROOTS": ":".join(source_roots)}
     folder = launches_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / f"{job_id}.json").exists():
@@ -79,20 +99,35 @@ def launch_scoring(
 
         command = ["python", "-m", "voxguard", "score", *args]
         sid = submit.submit("score", args, address, submission_id=f"score-{job_id}",
-                            runtime_env={"env_vars": {"VOXGUARD_DB_URL": db_url}})
+                            runtime_env={"env_vars": job_env})
         launch = Launch(job_id, source, dest, model, actor, now, command, "cluster", submission_id=sid,
-                        address=address)
+                        address=address, source_roots=job_env["VOXGUARD_SOURCE_ROOTS"])
     else:
         command = [sys.executable, "-m", "voxguard", "score", *args]
         log_path = folder / f"{job_id}.log"
         with open(log_path, "ab") as log:
             # Own session: the job survives a dashboard restart and is not killed by its Ctrl-C.
             proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True, env={**os.environ, "VOXGUARD_DB_URL": db_url})
+                                    start_new_session=True, env={**os.environ, **job_env})
         launch = Launch(job_id, source, dest, model, actor, now, command, "local", pid=proc.pid,
-                        log_path=str(log_path))
+                        log_path=str(log_path), source_roots=job_env["VOXGUARD_SOURCE_ROOTS"])
     _save(folder, launch)
     return launch
+
+
+def _check_operator(db_url: str, actor: str) -> None:
+    """Only an active operator/admin account may run jobs: they read and write as the server's user."""
+    from feedback.db import session_factory, session_scope
+    from feedback.reviewers import may_run_jobs
+
+    factory = session_factory(db_url)
+    try:
+        with session_scope(factory) as session:
+            allowed = may_run_jobs(session, actor)
+    finally:
+        factory.kw["bind"].dispose()
+    if not allowed:
+        raise AccessDenied(f"{actor!r} may not run scoring jobs (operator or admin role needed)")
 
 
 def list_launches(data_dir: Path) -> list[Launch]:

@@ -35,6 +35,7 @@ DEFAULT_REVIEWERS: dict[str, tuple[str, str]] = {
     "alice": ("alice-password", "reviewer"),
     "bob": ("bob-password", "reviewer"),
     "carol": ("carol-password", "lead"),
+    "olga": ("olga-password", "operator"),
 }
 
 

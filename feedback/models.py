@@ -31,7 +31,9 @@ from sqlalchemy.types import TypeDecorator
 
 # Verdict and status vocabularies (plain strings in the DB: portable, readable).
 VERDICTS = ("bonafide", "spoof", "unsure")
-ROLES = ("reviewer", "lead", "admin")
+ROLES = ("reviewer", "lead", "operator", "admin")
+# Roles that may start scoring jobs (they read and write storage as the server's user).
+OPERATOR_ROLES = ("operator", "admin")
 MODEL_STATUSES = ("candidate", "production", "retired")
 ITEM_OPEN, ITEM_DECIDED = "open", "decided"
 RUN_REQUESTED, RUN_PENDING, RUN_RUNNING = "requested", "pending", "running"

@@ -1,5 +1,11 @@
 """Which model package a job uses: an explicit path, else the registry's production
-model, else the bundled default. S3 artefacts are downloaded once to a local cache."""
+model, else the bundled default. S3 artefacts are downloaded once to a local cache.
+
+The bundled default stands in only when the registry is known to be empty (no
+database yet, or no production model). A registry that cannot be read (server
+down, wrong credentials) is an error, never a silent switch to another model:
+scores from the wrong model look exactly like right ones.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,25 @@ import hashlib
 import os
 from pathlib import Path
 
-from voxguard.errors import InputNotFound
+from voxguard.errors import DatabaseError, InputNotFound
 from voxguard.settings import Settings
 
 
+class RegistryUnavailable(DatabaseError):
+    """The feedback database could not be read, so which model is in production is unknown."""
+
+
 def production_artefact(settings: Settings) -> str | None:
-    """The production model's artefact URI from the feedback registry, if the database has one."""
+    """The production model's artefact URI from the feedback registry; None if nothing is registered.
+
+    Raises `RegistryUnavailable` (one line, no password) when the database cannot be read.
+    """
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
     from feedback.db import make_engine, session_factory
+    from feedback.models import ModelVersion
     from feedback.registry import production
 
     url = settings.database_url
@@ -23,11 +39,17 @@ def production_artefact(settings: Settings) -> str | None:
         return None  # no database yet: nothing registered
     engine = make_engine(url)
     try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table(ModelVersion.__tablename__):
+                return None  # tables not created yet (no `voxguard db upgrade`): nothing registered
         with session_factory(engine)() as session:
             current = production(session)
             return current.artefact_uri if current is not None else None
-    except SQLAlchemyError:
-        return None  # tables not created yet (no `voxguard db upgrade`): nothing registered
+    except SQLAlchemyError as error:
+        where = make_url(url).render_as_string(hide_password=True)
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise RegistryUnavailable(f"cannot read the model registry at {where} ({reason}); "
+                                  "pass --model PACKAGE to score without the registry") from error
     finally:
         engine.dispose()
 

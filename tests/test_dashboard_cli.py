@@ -27,6 +27,7 @@ def test_defaults_listen_on_localhost_only():
     assert _option(cmd, "--server.address") == "127.0.0.1"
     assert _option(cmd, "--server.port") == "8501"
     assert _option(cmd, "--server.headless") == "true"
+    assert _option(cmd, "--client.showErrorDetails") == "none"  # no tracebacks with server paths for users
     assert "--secrets.files" not in cmd
 
 

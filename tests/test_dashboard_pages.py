@@ -43,10 +43,12 @@ def test_jobs_list_results_histogram_and_download(db_url):
     assert at.get("download_button")
 
 
-def test_submitting_a_job_starts_voxguard_score_and_shows_its_outcome(db_url, tmp_path):
+def test_submitting_a_job_starts_voxguard_score_and_shows_its_outcome(db_url, tmp_path, monkeypatch):
     from dashboard import launcher
 
-    at = app_as("alice", page="jobs")
+    monkeypatch.setenv("VOXGUARD_SOURCE_ROOTS", str(tmp_path))
+    monkeypatch.setenv("VOXGUARD_OUTPUT_ROOTS", str(tmp_path / "out"))
+    at = app_as("olga", role="operator", page="jobs")
     form_inputs = {t.label: t for t in at.text_input}
     form_inputs["Source"].input(str(tmp_path / "nothing-here"))
     form_inputs["Job id"].input("job-from-test")
@@ -54,7 +56,7 @@ def test_submitting_a_job_starts_voxguard_score_and_shows_its_outcome(db_url, tm
     at.button(key="FormSubmitter:submit_job-Submit").click().run()
     assert not at.exception and "Started job **job-from-test**" in at.success[0].value
     (launch,) = launcher.list_launches(tmp_path / "data")
-    assert launch.how == "local" and launch.launched_by == "alice"
+    assert launch.how == "local" and launch.launched_by == "olga"
     assert launch.command[1:4] == ["-m", "voxguard", "score"] and "--job-id" in launch.command
     deadline = time.monotonic() + 60
     while launcher.state_of(launch, tmp_path / "data") == "running" and time.monotonic() < deadline:
@@ -63,7 +65,7 @@ def test_submitting_a_job_starts_voxguard_score_and_shows_its_outcome(db_url, tm
     labels = [e.label for e in at.expander]
     # The source does not exist, so the real `voxguard score` refuses it; the page shows the outcome and log.
     assert any(lbl.startswith("job-from-test — failed (exit") for lbl in labels), labels
-    assert query(db_url, "select actor from audit_events where action = 'job.submit'") == [("alice",)]
+    assert query(db_url, "select actor from audit_events where action = 'job.submit'") == [("olga",)]
     assert os.path.exists(launch.log_path)
 
 

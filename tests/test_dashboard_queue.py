@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from dashboard_support import app_as, copy_db, make_template, query
@@ -18,11 +20,13 @@ def template(tmp_path_factory):
 def db_url(template, tmp_path, monkeypatch):
     url = copy_db(template, tmp_path)
     monkeypatch.setenv("VOXGUARD_DB_URL", url)
+    # The review page plays audio only from the source roots: the seeded clips' folder.
+    monkeypatch.setenv("VOXGUARD_SOURCE_ROOTS", os.path.dirname(template.audio_files[0]))
     return url
 
 
 def _current_uri(at) -> str:
-    return at.caption[0].value.split("`")[1]
+    return at.caption[0].value.split(" · ")[0].replace("\\", "")  # the path, markdown-escaped
 
 
 def test_anonymous_visitor_sees_only_the_sign_in(db_url):

@@ -48,6 +48,12 @@ class Settings:
     num_actors: int = field(default=0, metadata=_env("VOXGUARD_NUM_ACTORS"))
     # GPU fraction per inference actor when the cluster has GPUs.
     gpus_per_actor: float = field(default=0.25, metadata=_env("VOXGUARD_GPUS_PER_ACTOR"))
+    # Where dashboard-launched jobs may read and the review page may play audio from: a
+    # ':'-separated list of folders and s3://bucket/prefix entries. Empty: the data dir and
+    # the bundled examples, never the whole filesystem (see `voxguard.roots`).
+    source_roots: str = field(default="", metadata=_env("VOXGUARD_SOURCE_ROOTS"))
+    # Where dashboard-launched jobs may write Parquet; same syntax. Empty: the data dir.
+    output_roots: str = field(default="", metadata=_env("VOXGUARD_OUTPUT_ROOTS"))
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
@@ -65,6 +71,18 @@ class Settings:
     def database_url(self) -> str:
         """The effective SQLAlchemy URL (SQLite under data_dir by default)."""
         return self.db_url or f"sqlite:///{Path(self.data_dir) / 'voxguard.db'}"
+
+    def allowed_source_roots(self) -> list[str]:
+        """Configured source roots, else the data dir and the bundled examples."""
+        from voxguard.roots import parse_roots
+
+        return parse_roots(self.source_roots) or [str(self.data_dir), str(REPO_ROOT / "examples")]
+
+    def allowed_output_roots(self) -> list[str]:
+        """Configured output roots, else the data dir."""
+        from voxguard.roots import parse_roots
+
+        return parse_roots(self.output_roots) or [str(self.data_dir)]
 
 
 def _coerce(type_name: object, raw: str) -> object:

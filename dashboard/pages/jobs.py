@@ -11,10 +11,12 @@ import streamlit as st
 from dashboard import launcher
 from dashboard.auth import User
 from dashboard.context import db, db_url, settings
+from dashboard.safe import md
 from feedback.audit import audit
 from feedback.queue import job_score_values, job_scores, list_jobs
 from feedback.registry import list_versions, production
 from jobs.score.storage import S3Options, filesystem, list_parts, read_parts
+from voxguard.roots import AccessDenied
 
 RESULT_COLUMNS = ["uri", "label", "score", "prob_bonafide", "confidence", "flagged", "duration_s", "error"]
 PAGE_ROWS = 100
@@ -49,36 +51,41 @@ models.setdefault(f"default package ({cfg.model_path.name})", str(cfg.model_path
 default_model = next((k for k in models if prod and k.startswith(prod.version + " ")), next(iter(models)))
 address = launcher.cluster_address(cfg.ray_address)
 
-with st.expander("Submit a scoring job", expanded=False, icon=":material/play_arrow:"):
-    if state.pop("jobs_reset_id", False) or "jobs_new_id" not in state:
-        # A fresh id per submission, fixed while the form is filled in (a changing default resets the widget).
-        state.jobs_new_id = f"job-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}"
-    with st.form("submit_job", clear_on_submit=False):
-        source = st.text_input("Source", placeholder="/archive/2026-11 or s3://bucket/prefix or manifest.csv",
-                               key="jobs_source")
-        job_id = st.text_input("Job id", key="jobs_new_id")
-        dest = st.text_input("Destination", placeholder=str(cfg.data_dir / "results" / "<job id>"), key="jobs_dest",
-                             help="folder or s3://bucket/prefix for the Parquet parts (default: under the data dir)")
-        model_key = st.selectbox("Model", list(models), index=list(models).index(default_model), key="jobs_model")
-        st.caption(f"Runs on the Ray cluster at {address}" if address else
-                   "Runs as a background process on the dashboard's machine (set VOXGUARD_RAY_ADDRESS "
-                   "to an http:// Ray dashboard URL to submit to a cluster).")
-        go = st.form_submit_button("Submit", type="primary")
-    if go:
-        try:
-            launch = launcher.launch_scoring(
-                source.strip(), dest.strip() or str(cfg.data_dir / "results" / job_id.strip()), models[model_key],
-                job_id.strip(), db_url=db_url(), data_dir=cfg.data_dir, actor=user.username, address=address)
-        except (ValueError, FileExistsError) as exc:
-            st.error(str(exc))
-        except Exception as exc:  # cluster refused, binary missing...: show it, keep the page alive
-            st.error(f"Could not start the job: {type(exc).__name__}: {exc}")
-        else:
-            with db() as session:
-                audit(session, user.username, "job.submit", job_id=launch.job_id, source=launch.source,
-                      dest=launch.dest, model=launch.model, how=launch.how)
-            state.jobs_reset_id = True
-            st.success(f"Started job **{launch.job_id}** ({launch.how}).")
+if not user.can_run_jobs:
+    st.caption("Only operators and admins can submit scoring jobs.")
+else:
+    with st.expander("Submit a scoring job", expanded=False, icon=":material/play_arrow:"):
+        if state.pop("jobs_reset_id", False) or "jobs_new_id" not in state:
+            # A fresh id per submission, fixed while the form is filled in (a changing default resets the widget).
+            state.jobs_new_id = f"job-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}"
+        with st.form("submit_job", clear_on_submit=False):
+            source = st.text_input("Source", placeholder="/archive/2026-11 or s3://bucket/prefix or manifest.csv",
+                                   key="jobs_source")
+            job_id = st.text_input("Job id", key="jobs_new_id")
+            dest = st.text_input("Destination", placeholder=str(cfg.data_dir / "results" / "<job id>"),
+                                 key="jobs_dest",
+                                 help="folder or s3://bucket/prefix for the Parquet parts (default: under the data dir)")
+            model_key = st.selectbox("Model", list(models), index=list(models).index(default_model), key="jobs_model")
+            st.caption(f"Runs on the Ray cluster at {address}" if address else
+                       "Runs as a background process on the dashboard's machine (set VOXGUARD_RAY_ADDRESS "
+                       "to an http:// Ray dashboard URL to submit to a cluster).")
+            go = st.form_submit_button("Submit", type="primary")
+        if go:
+            try:
+                launch = launcher.launch_scoring(
+                    source.strip(), dest.strip() or str(cfg.data_dir / "results" / job_id.strip()), models[model_key],
+                    job_id.strip(), db_url=db_url(), data_dir=cfg.data_dir, actor=user.username, address=address,
+                    settings=cfg)
+            except (ValueError, FileExistsError, AccessDenied) as exc:
+                st.error(md(exc))
+            except Exception as exc:  # cluster refused, binary missing...: show it, keep the page alive
+                st.error(f"Could not start the job: {type(exc).__name__}: {md(exc)}")
+            else:
+                with db() as session:
+                    audit(session, user.username, "job.submit", job_id=launch.job_id, source=launch.source,
+                          dest=launch.dest, model=launch.model, how=launch.how)
+                state.jobs_reset_id = True
+                st.success(f"Started job **{launch.job_id}** ({launch.how}).")
 
 # --- launched from here ---------------------------------------------------------------
 launches = launcher.list_launches(cfg.data_dir)
@@ -88,11 +95,11 @@ if launches:
         state = launcher.state_of(launch, cfg.data_dir)
         log = launcher.log_tail(launch)
         prog = launcher.progress_of(log)
-        label = f"{launch.job_id} — {state} — by {launch.launched_by} at {launch.launched_at}"
+        label = f"{md(launch.job_id)} — {state} — by {md(launch.launched_by)} at {launch.launched_at}"
         with st.expander(label, expanded=state == "running"):
             if prog:
                 st.progress(prog[0] / max(prog[1], 1), text=f"{prog[0]:,} / {prog[1]:,} clips")
-            st.caption(f"`{launch.source}` → `{launch.dest}` · model `{launch.model}`")
+            st.caption(f"{md(launch.source)} → {md(launch.dest)} · model {md(launch.model)}")
             st.code(log or "(no output yet)", language=None)
 
 # --- all jobs -------------------------------------------------------------------------
@@ -122,7 +129,7 @@ dests = {r["job"]: r.get("destination") for r in rows}
 chosen = st.selectbox("Job", list(dests), key="jobs_selected")
 parquet = _parquet_results(dests[chosen]) if dests.get(chosen) else None
 if parquet is not None:
-    origin, df_all = f"Parquet output at `{dests[chosen]}`", parquet
+    origin, df_all = f"Parquet output at {md(dests[chosen])}", parquet
     values = df_all["score"].dropna().tolist()
     n_rows = len(df_all)
 else:

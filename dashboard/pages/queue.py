@@ -7,7 +7,8 @@ import streamlit as st
 from dashboard import audio
 from dashboard.auth import User
 from dashboard.context import db, db_url, settings
-from feedback.models import VERDICTS
+from dashboard.safe import md
+from feedback.models import VERDICTS, Clip
 from feedback.queue import (
     QueueFilter,
     QueueRow,
@@ -178,23 +179,25 @@ def _verdict(item: QueueRow, verdict: str) -> None:
 with right:
     if last := state.get("q_last"):
         uri, verdict, final, stale = last
-        msg = f"Recorded **{verdict}** for `{uri.rsplit('/', 1)[-1]}`" + (f" — final: **{final}**" if final else "")
+        msg = f"Recorded **{verdict}** for {md(uri.rsplit('/', 1)[-1])}" + (f" — final: **{final}**" if final else "")
         st.success(msg + (" (someone else reviewed it meanwhile)" if stale else ""))
     nav = st.columns([1.4, 1.4, 2])
     nav[0].button("◀ Previous", on_click=_go, args=(-1,), shortcut="Alt+P", key="q_prev",
                   disabled=state.q_page == 0 and ids.index(row.item_id) == 0)
     nav[1].button("Next ▶", on_click=_go, args=(1,), shortcut="Alt+N", key="q_next",
                   disabled=page.next_cursor is None and ids.index(row.item_id) == len(ids) - 1)
-    st.subheader(row.uri.rsplit("/", 1)[-1])
-    st.caption(f"`{row.uri}` · item {row.item_id} · model {row.model_version}")
+    # Names and paths come from whoever wrote the files: shown literally, never as markdown.
+    st.subheader(md(row.uri.rsplit("/", 1)[-1]))
+    st.caption(f"{md(row.uri)} · item {row.item_id} · model {md(row.model_version)}")
     colour = {"bonafide": "green", "spoof": "red"}.get(row.model_label or "", "orange")
-    st.markdown(f"Model says :{colour}-badge[{row.model_label or 'no label'}]"
+    st.markdown(f"Model says :{colour}-badge[{md(row.model_label or 'no label')}]"
                 + (" :red-badge[flagged]" if row.flagged else "")
-                + (f" · final verdict :blue-badge[{row.final_verdict}]" if row.final_verdict else ""))
+                + (f" · final verdict :blue-badge[{md(row.final_verdict)}]" if row.final_verdict else ""))
 
     with db() as session:
         score = item_score(session, row.item_id)
         reviews = item_reviews(session, row.item_id)
+        fingerprint = session.get(Clip, row.clip_id).fingerprint
     m = st.columns(4)
     m[0].metric("Score", "—" if row.model_score is None else f"{row.model_score:.3f}",
                 help="higher = more bona fide")
@@ -205,12 +208,18 @@ with right:
     segments = audio.segments_frame(score.segments if score else [])
     seg_key = f"seg_{row.item_id}"
     spec = None
+    changed = False  # the audio at the path is not what was scored: not played, no verdict
     try:
         data = _audio_bytes(row.uri)
-        spec = _spectrogram(row.uri)
+        if audio.fingerprint_matches(data, fingerprint, row.uri, settings()) is False:
+            changed, data = True, None
+            st.error("The audio at this path changed since it was scored (fingerprint mismatch): "
+                     "it is not played and no verdict can be recorded. Re-score the clip first.")
+        else:
+            spec = _spectrogram(row.uri)
     except Exception as exc:  # missing object, access denied, undecodable: review can still go on
         data = None
-        st.warning(f"Audio unavailable: {type(exc).__name__}: {exc}")
+        st.warning(f"Audio unavailable: {type(exc).__name__}: {md(exc)}")
 
     def _clicked_segment() -> None:
         picked_points = state[f"chart_{row.item_id}"].selection.get("seg") or []
@@ -245,7 +254,7 @@ with right:
     vb = st.columns(3)
     for col, (verdict, text, keys) in zip(vb, VERDICT_BUTTONS):
         col.button(text, key=f"verdict_{verdict}", on_click=_verdict, args=(row, verdict), shortcut=keys,
-                   type="primary" if verdict != "unsure" else "secondary", width="stretch")
+                   type="primary" if verdict != "unsure" else "secondary", width="stretch", disabled=changed)
 
     st.markdown("**Previous verdicts**")
     if reviews:

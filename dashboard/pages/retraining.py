@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import charts
 from dashboard.auth import User
 from dashboard.context import db
+from dashboard.safe import md
 from feedback.policy import get_policy, request_retrain, should_retrain, update_policy
 from feedback.queue import mismatches
 from feedback.runs import list_runs
@@ -38,7 +39,7 @@ with st.form("policy"):
                               step=1, help="without a lead's verdict; 1 = a single verdict decides", disabled=ro)
     enabled = c[3].toggle("Automatic retraining", value=bool(policy.enabled), disabled=ro)
     saved = st.form_submit_button("Save policy", disabled=not user.can_manage)
-st.caption(f"Last changed {policy.updated_at:%Y-%m-%d %H:%M} UTC by {policy.updated_by or '—'}"
+st.caption(f"Last changed {policy.updated_at:%Y-%m-%d %H:%M} UTC by {md(policy.updated_by or '—')}"
            + ("" if user.can_manage else " · only leads and admins can change it"))
 if saved and user.can_manage:
     try:

@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard.auth import User
 from dashboard.context import db
+from dashboard.safe import md
 from feedback.audit import list_events
 from feedback.models import ROLES
 from feedback.reviewers import add_reviewer, list_reviewers, set_active, set_role
@@ -74,9 +75,9 @@ with accounts:
                 with db() as session:
                     add_reviewer(session, name.strip(), password, role, actor=user.username)
             except Exception as exc:  # duplicate name (IntegrityError), bad password length...
-                st.error(f"Could not add {name!r}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+                st.error(f"Could not add {md(repr(name))}: {exc.__class__.__name__}: {md(str(exc).splitlines()[0])}")
             else:
-                state.reviewers_done = f"Added {name.strip()} ({role})."
+                state.reviewers_done = f"Added {md(name.strip())} ({role})."
                 st.rerun()
         with st.form("set_role"):
             c = st.columns(2)
@@ -86,7 +87,7 @@ with accounts:
         if change:
             with db() as session:
                 set_role(session, who, new_role, actor=user.username)
-            state.reviewers_done = f"{who} is now {new_role}."
+            state.reviewers_done = f"{md(who)} is now {new_role}."
             st.rerun()
         with st.form("set_active"):
             c = st.columns(2)
@@ -97,7 +98,7 @@ with accounts:
         if apply and who:
             with db() as session:
                 set_active(session, who, enable, actor=user.username)
-            state.reviewers_done = f"{who} is {'enabled' if enable else 'disabled'}."
+            state.reviewers_done = f"{md(who)} is {'enabled' if enable else 'disabled'}."
             st.rerun()
     else:
         st.caption("Only admins can add reviewers, change roles or disable accounts.")

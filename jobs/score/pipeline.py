@@ -26,14 +26,15 @@ from typing import Any
 import numpy as np
 
 from jobs.score.output import COLUMNS, now_utc, to_table
-from jobs.score.resume import DoneIndex, load_done
+from jobs.score.resume import DoneIndex, drop_transient_errors, load_done
 from jobs.score.sources import iter_objects
 from jobs.score.stages import PieceScorer, decode_batch
-from jobs.score.storage import S3Options, ensure_dir, filesystem, list_parts, write_part
+from jobs.score.storage import S3Options, check_writable, filesystem, list_parts, write_part
 from jobs.score.summary import JobStats
 from siamese.detector import Detector
 from siamese.package import ModelPackage
 from voxguard.errors import OutputExists
+from voxguard.roots import parse_roots
 from voxguard.settings import Settings
 
 OnRows = Callable[[list[dict[str, Any]]], None]
@@ -100,7 +101,7 @@ def run_scoring(
         package.enrolled[group] = np.asarray(enrolled, dtype=np.float32)
 
     fs, dest_path = filesystem(dest, s3)
-    ensure_dir(fs, dest_path)
+    check_writable(fs, dest_path, s3)  # a missing bucket or read-only DEST fails now, not after scoring
     existing = list_parts(fs, dest_path)
     if existing and not (resume or overwrite):
         raise OutputExists(f"{dest} already holds {len(existing)} part(s): use --resume to continue or --overwrite")
@@ -108,15 +109,20 @@ def run_scoring(
         for part in existing:
             fs.delete_file(part)
         existing = []
+    retried = 0
+    if resume and existing:  # transient error rows (unreadable) are read again, not kept as final
+        existing, retried = drop_transient_errors(fs, existing, version, s3)
     done = load_done(fs, existing, version) if resume else DoneIndex(version)
     if job_id is None and resume and done.job_ids:
         job_id = done.job_ids.most_common(1)[0][0]  # a resumed job keeps its id
     job_id = job_id or new_job_id()
-    stats = JobStats(job_id=job_id, model_version=version, source=source, dest=dest, top_n=top_n)
+    stats = JobStats(job_id=job_id, model_version=version, source=source, dest=dest, top_n=top_n,
+                     retried=retried)
 
-    # Listing on the driver: one small dict per object to score (no bytes).
+    # Listing on the driver: one small dict per object to score (no bytes). With configured
+    # source roots (always so for dashboard launches) objects outside them become error rows.
     items: list[dict[str, Any]] = []
-    for obj in iter_objects(source, s3):
+    for obj in iter_objects(source, s3, parse_roots(settings.source_roots) or None):
         if limit is not None and len(items) >= limit:
             break
         stats.listed += 1

@@ -4,6 +4,13 @@ Ray Data has no job checkpointing, so the output is the checkpoint: parts are
 written atomically (see `storage.write_part`), hence a part is either fully
 there or absent, and every row in DEST is final. An object is done when DEST
 has a row with its uri, the same fingerprint and the same model version.
+
+Except transient errors: a row whose error code is in `TRANSIENT_ERRORS`
+(`unreadable`: a dropped connection, a truncated body, a folder that could not
+be listed) says nothing permanent about the object. `drop_transient_errors`
+removes such rows from their parts (each part rewritten atomically) before a
+resume lists the source, so those objects are read again and end up with
+exactly one row. Permanent errors (`not_audio`, `too_large`...) stay done.
 """
 
 from __future__ import annotations
@@ -11,12 +18,15 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from jobs.score.sources import SourceObject
-from jobs.score.storage import is_s3, read_parts
+from jobs.score.storage import S3Options, is_s3, open_regular, read_parts, write_part
+
+TRANSIENT_ERRORS = ("unreadable",)
 
 
 @dataclass
@@ -59,10 +69,41 @@ def load_done(fs: pafs.FileSystem, parts: list[str], model_version: str) -> Done
     return index
 
 
+def drop_transient_errors(fs: pafs.FileSystem, parts: list[str], model_version: str,
+                          options: S3Options | None = None) -> tuple[list[str], int]:
+    """Remove `model_version`'s transient error rows from `parts`; returns (remaining parts, rows removed)."""
+    remaining, removed = [], 0
+    for part in parts:
+        cols = read_parts(fs, [part], columns=["error", "model_version"])
+        codes = pc.split_pattern(pc.fill_null(cols.column("error"), ""), ":", max_splits=1)
+        code = pc.list_element(codes, 0)
+        mask = pc.and_(pc.is_in(code, value_set=_transient_set()),
+                       pc.equal(cols.column("model_version"), model_version))
+        n = pc.sum(pc.cast(pc.fill_null(mask, False), "int64")).as_py() or 0
+        if not n:
+            remaining.append(part)
+            continue
+        table = pq.read_table(part, filesystem=fs)
+        keep = table.filter(pc.invert(pc.fill_null(mask, False)))
+        if keep.num_rows:
+            write_part(keep, fs, part, options)  # atomic replace: all rows or the old part
+            remaining.append(part)
+        else:
+            fs.delete_file(part)
+        removed += n
+    return remaining, removed
+
+
+def _transient_set():  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+
+    return pa.array(TRANSIENT_ERRORS, pa.string())
+
+
 def _sha256_file(path: str) -> str | None:
     digest = hashlib.sha256()
     try:
-        with Path(path).open("rb") as handle:
+        with open_regular(path) as handle:  # never blocks on a FIFO swapped in since the last run
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
     except OSError:

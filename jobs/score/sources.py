@@ -11,22 +11,33 @@ Every listed object becomes exactly one output row, so listing never filters
 by extension: a JPEG named `.wav` or a stray text file gets an error row.
 S3 objects carry their ETag as fingerprint (free with the listing); local
 files get a sha256 of their content when they are read.
+
+Hostile folders: an entry is recorded under the path that was listed (a
+symlink keeps its own name; two links to one file are two rows). Symlink
+loops and dangling links become `broken_link` rows, FIFOs, sockets and
+devices `not_regular_file` rows (never opened: reading a FIFO blocks
+forever), and a link leading outside the listed folder an `outside_source`
+row. With `roots` (the configured source roots), any object outside them,
+e.g. named by a manifest, becomes an `outside_roots` row instead of being read.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import glob
 import io
 import os
-from collections.abc import Iterator
+import stat
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from jobs.score.storage import S3Options, filesystem, is_s3, s3_client, split_s3
+from jobs.score.storage import S3Options, file_kind, filesystem, is_s3, s3_client, split_s3
 from voxguard.errors import InputError, InputNotFound
+from voxguard.roots import is_within
 
 MANIFEST_SUFFIXES = (".csv", ".parquet")
 
@@ -41,20 +52,36 @@ class SourceObject:
     error: str | None = None
 
 
-def iter_objects(source: str, options: S3Options | None = None) -> Iterator[SourceObject]:
-    """Yield the objects of `source` (see module docstring), without holding the whole listing."""
-    options = options or S3Options()
+def iter_objects(
+    source: str, options: S3Options | None = None, roots: Sequence[str] | None = None
+) -> Iterator[SourceObject]:
+    """Yield the objects of `source` (see module docstring), without holding the whole listing.
+
+    `roots`: when given, objects outside them become `outside_roots` error rows.
+    """
+    objects = _iter_source(source, options or S3Options())
+    if not roots:
+        yield from objects
+        return
+    for obj in objects:
+        if obj.error is None and not is_within(obj.uri, roots):
+            obj = SourceObject(uri=obj.uri, error="outside_roots: not under the allowed source roots")
+        yield obj
+
+
+def _iter_source(source: str, options: S3Options) -> Iterator[SourceObject]:
     if source.lower().endswith(MANIFEST_SUFFIXES) and (is_s3(source) or Path(source).is_file()):
         yield from _iter_manifest(source, options)
     elif is_s3(source):
         yield from _iter_s3_prefix(source, options)
     elif any(ch in source for ch in "*?["):
+        base = _glob_base(source)
         for path in sorted(glob.iglob(source, recursive=True)):
-            if os.path.isfile(path):
-                yield _stat_local(path)
+            if not os.path.isdir(path):  # FIFOs, dangling links...: rows too, not silently dropped
+                yield _stat_local(path, base)
     elif os.path.isdir(source):
         yield from _iter_folder(source)
-    elif os.path.isfile(source):
+    elif os.path.lexists(source) and not os.path.isdir(source):
         yield _stat_local(source)
     else:
         raise InputNotFound(f"source not found: {source}")
@@ -65,20 +92,51 @@ def etag_fingerprint(etag: str | None) -> str | None:
     return "etag:" + etag.strip('"') if etag else None
 
 
-def _stat_local(path: str) -> SourceObject:
-    uri = str(Path(path).resolve())
+def _stat_local(path: str, root: str | None = None) -> SourceObject:
+    """One local entry as listed (never opened); `root`: the listed folder that links must stay in."""
+    uri = os.path.abspath(path)  # not resolved: a symlink is recorded under its own name
     try:
-        return SourceObject(uri=uri, size_bytes=os.stat(uri).st_size)
+        info = os.stat(uri)  # follows links: what would be read
     except OSError as error:
+        if error.errno == errno.ELOOP:
+            return SourceObject(uri=uri, error="broken_link: symlink loop")
+        if os.path.islink(uri):
+            return SourceObject(uri=uri, error=f"broken_link: target unreachable ({error.strerror or error})")
         return SourceObject(uri=uri, error=f"unreadable: {error.strerror or error}")
+    if not stat.S_ISREG(info.st_mode):
+        return SourceObject(uri=uri, error=f"not_regular_file: {file_kind(info.st_mode)}")
+    if root is not None and not is_within(uri, [root]):
+        return SourceObject(uri=uri, error="outside_source: the link leads outside the listed folder")
+    return SourceObject(uri=uri, size_bytes=info.st_size)
+
+
+def _glob_base(pattern: str) -> str:
+    """The folder before a glob's first wildcard: links must not lead out of it."""
+    parts = Path(pattern).parts
+    first = next((i for i, part in enumerate(parts) if any(ch in part for ch in "*?[")), len(parts))
+    return os.path.abspath(os.path.join(*parts[:first])) if first else os.getcwd()
 
 
 def _iter_folder(root: str) -> Iterator[SourceObject]:
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+    """Walk `root` without following folder links; every non-folder entry (and unlistable folder) is a row."""
+    unlistable: list[OSError] = []
+    for folder, dirs, files in os.walk(root, onerror=unlistable.append):
+        while unlistable:
+            error = unlistable.pop()
+            yield SourceObject(uri=os.path.abspath(error.filename or folder),
+                               error=f"unreadable: cannot list folder ({error.strerror or error})")
+        linked = sorted(d for d in dirs if not d.startswith(".") and os.path.islink(os.path.join(folder, d)))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in linked)
+        for name in linked:  # not followed (loops, escapes); said so rather than dropped
+            yield SourceObject(uri=os.path.abspath(os.path.join(folder, name)),
+                               error="not_regular_file: link to a folder (not followed)")
         for name in sorted(files):
             if not name.startswith("."):
-                yield _stat_local(os.path.join(folder, name))
+                yield _stat_local(os.path.join(folder, name), root)
+    while unlistable:
+        error = unlistable.pop()
+        yield SourceObject(uri=os.path.abspath(error.filename or root),
+                           error=f"unreadable: cannot list folder ({error.strerror or error})")
 
 
 def _iter_s3_prefix(source: str, options: S3Options) -> Iterator[SourceObject]:

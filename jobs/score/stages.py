@@ -25,7 +25,7 @@ from siamese.config import AudioConfig
 from siamese.errors import AudioError, TooLarge
 from siamese.windowing import window_starts
 
-from jobs.score.storage import ObjectTooLarge, S3Options, is_s3, read_bytes
+from jobs.score.storage import NotRegularFile, ObjectTooLarge, S3Options, is_s3, read_bytes
 
 # Columns of the rows between the stages (one row per piece of a clip).
 PIECE_SCHEMA = pa.schema(
@@ -109,6 +109,10 @@ def decode_batch(
             data = read_bytes(item["uri"], s3, max_file_bytes)
         except ObjectTooLarge as error:
             base["error"] = str(TooLarge(str(error)))
+            rows.append(base)
+            continue
+        except NotRegularFile as error:  # swapped for a FIFO/device after listing: never read
+            base["error"] = f"not_regular_file: {error}"
             rows.append(base)
             continue
         except Exception as error:  # noqa: BLE001 - any storage failure is this object's error

@@ -10,6 +10,8 @@ only becomes visible once complete.
 from __future__ import annotations
 
 import os
+import stat
+import time
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
@@ -64,26 +66,77 @@ class ObjectTooLarge(Exception):
     """The object is bigger than the configured byte limit (raised before reading it all)."""
 
 
+class NotRegularFile(OSError):
+    """A FIFO, socket, device or folder where a file was expected: never read (a FIFO blocks forever)."""
+
+
+def open_regular(path: str | os.PathLike[str]):  # type: ignore[no-untyped-def] # -> BinaryIO
+    """Open a local file for reading only if it is a regular file (symlinks followed).
+
+    Checked before opening, then again on the open descriptor (opened non-blocking,
+    so a FIFO swapped in between cannot block the open), which closes the race.
+    """
+    if not stat.S_ISREG(mode := os.stat(path).st_mode):
+        raise NotRegularFile(f"not a regular file ({file_kind(mode)})")
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(f"not a regular file ({file_kind(mode)})")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def file_kind(mode: int) -> str:
+    """FIFO, socket, device...: how a non-regular file is named in error rows."""
+    names = ((stat.S_ISFIFO, "fifo"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
+             (stat.S_ISBLK, "block device"), (stat.S_ISDIR, "folder"))
+    return next((name for test, name in names if test(mode)), "special file")
+
+
+STREAM_ATTEMPTS = 4  # whole GETs per object when the body breaks off mid-transfer
+
+
 def read_bytes(uri: str, options: S3Options, max_bytes: int | None = None) -> bytes:
-    """Read a whole local file or S3 object; refuses objects over `max_bytes` without reading them."""
+    """Read a whole local file or S3 object; refuses objects over `max_bytes` without reading them.
+
+    botocore retries failed requests, but not a body that breaks off after the
+    response began (`ResponseStreamingError`, `IncompleteReadError`): those are
+    retried here with a short backoff, so a flaky network does not turn into
+    permanent `unreadable` rows.
+    """
     if is_s3(uri):
-        bucket, key = split_s3(uri)
+        return _read_s3(uri, options, max_bytes)
+    with open_regular(uri) as handle:
+        if max_bytes is not None:
+            size = os.fstat(handle.fileno()).st_size
+            if size > max_bytes:
+                raise ObjectTooLarge(f"{size} bytes exceeds the {max_bytes} byte limit")
+        return handle.read()
+
+
+def _read_s3(uri: str, options: S3Options, max_bytes: int | None) -> bytes:
+    from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseStreamingError
+
+    bucket, key = split_s3(uri)
+    for attempt in range(STREAM_ATTEMPTS):
         response = s3_client(options).get_object(Bucket=bucket, Key=key)
         length = int(response.get("ContentLength") or 0)
         body = response["Body"]
-        if max_bytes is not None and length > max_bytes:
-            body.close()
-            raise ObjectTooLarge(f"{length} bytes exceeds the {max_bytes} byte limit")
         try:
-            return body.read()
+            if max_bytes is not None and length > max_bytes:
+                raise ObjectTooLarge(f"{length} bytes exceeds the {max_bytes} byte limit")
+            return body.read()  # botocore checks the length: a short body raises IncompleteReadError
+        except (ResponseStreamingError, IncompleteReadError, ReadTimeoutError):
+            if attempt + 1 == STREAM_ATTEMPTS:
+                raise
+            time.sleep(min(2.0, 0.2 * 2**attempt))
         finally:
             body.close()
-    path = Path(uri)
-    if max_bytes is not None:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise ObjectTooLarge(f"{size} bytes exceeds the {max_bytes} byte limit")
-    return path.read_bytes()
+    raise AssertionError("unreachable")
 
 
 def filesystem(dest: str, options: S3Options) -> tuple[pafs.FileSystem, str]:
@@ -102,6 +155,37 @@ def ensure_dir(fs: pafs.FileSystem, path: str) -> None:
     """Create the destination folder (a no-op on S3, where prefixes are implicit)."""
     if isinstance(fs, pafs.LocalFileSystem):
         fs.create_dir(path, recursive=True)
+
+
+class DestinationNotWritable(ValueError):
+    """DEST cannot take parts (missing bucket, no permission, a file in the way): found before scoring."""
+
+
+def check_writable(fs: pafs.FileSystem, path: str, options: S3Options | None = None) -> None:
+    """Create DEST and write and delete a hidden probe there, so a bad DEST fails in one line up front.
+
+    Otherwise a missing output bucket is found only when the first part is
+    written, after the first `part_size` clips were scored for nothing.
+    """
+    probe = f"{path}/.voxguard-write-probe-{uuid.uuid4().hex[:8]}"
+    if isinstance(fs, pafs.LocalFileSystem):
+        try:
+            ensure_dir(fs, path)
+            with open(probe, "wb"):
+                pass
+            os.unlink(probe)
+        except OSError as error:
+            raise DestinationNotWritable(f"cannot write to {path}: {error.strerror or error}") from None
+        return
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, _, key = probe.partition("/")
+    try:
+        client = s3_client(options or S3Options())
+        client.put_object(Bucket=bucket, Key=key, Body=b"")
+        client.delete_object(Bucket=bucket, Key=key)
+    except (ClientError, BotoCoreError) as error:
+        raise DestinationNotWritable(f"cannot write to s3://{path}: {error}") from None
 
 
 def list_parts(fs: pafs.FileSystem, path: str) -> list[str]:

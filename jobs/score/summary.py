@@ -24,6 +24,7 @@ class JobStats:
     top_n: int = 10
     listed: int = 0
     skipped: int = 0  # already in DEST (--resume)
+    retried: int = 0  # transient error rows removed from DEST by --resume, to be read again
     rows: int = 0
     scored: int = 0
     flagged: int = 0
@@ -82,6 +83,7 @@ class JobStats:
             "dest": self.dest,
             "listed": self.listed,
             "skipped": self.skipped,
+            "retried_errors": self.retried,
             "rows": self.rows,
             "scored": self.scored,
             "flagged": self.flagged,

@@ -33,7 +33,9 @@ def streamlit_command(args: argparse.Namespace) -> list[str]:
     cmd = [sys.executable, "-m", "streamlit", "run", str(app),
            "--server.address", args.address, "--server.port", str(args.port),
            "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
+           "--server.fileWatcherType", "none",
+           # Users get "an error occurred", not a traceback with server paths; the log keeps the details.
+           "--client.showErrorDetails", "none"]
     if args.secrets:
         cmd += ["--secrets.files", str(Path(args.secrets).resolve())]
     return cmd

@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="the verdict")
     vd.add_argument("--note", help="free-text note kept with the verdict")
     vd.add_argument("--reviewer", default=os.environ.get("VOXGUARD_REVIEWER") or getpass.getuser(),
-                    help="who gives the verdict (VOXGUARD_REVIEWER, else the login name)")
+                    help="your reviewer account (VOXGUARD_REVIEWER, else the login name); its password from "
+                         "VOXGUARD_REVIEWER_PASSWORD or a prompt")
     vd.add_argument("--model-version", help="which model's queue item (default: the latest)")
     vd.set_defaults(func=_verdict)
 
@@ -35,8 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rsub = rv.add_subparsers(dest="reviewers_command", required=True)
     add = rsub.add_parser("add", help="add a reviewer (password from VOXGUARD_REVIEWER_PASSWORD or a prompt)")
     add.add_argument("name", help="sign-in name")
-    add.add_argument("--role", default="reviewer", choices=["reviewer", "lead", "admin"],
-                     help="lead: decides alone; admin: also manages accounts")
+    add.add_argument("--role", default="reviewer", choices=["reviewer", "lead", "operator", "admin"],
+                     help="lead: decides alone; operator: also submits scoring jobs; admin: also manages accounts")
     add.set_defaults(func=_add_reviewer)
     rls = rsub.add_parser("list", help="list reviewers")
     rls.set_defaults(func=_list_reviewers)
@@ -67,10 +68,31 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _password(prompt: str) -> str | None:
+    """VOXGUARD_REVIEWER_PASSWORD, else a prompt on a terminal; None when neither is possible."""
+    if password := os.environ.get("VOXGUARD_REVIEWER_PASSWORD"):
+        return password
+    if not sys.stdin.isatty():
+        return None
+    return getpass.getpass(prompt)
+
+
 def _verdict(args: argparse.Namespace) -> int:
     from feedback.db import session_scope
     from feedback.queue import item_for_clip, record_verdict
+    from feedback.signin import sign_in
 
+    # A verdict feeds retraining: it needs the reviewer's own credentials, as in the dashboard.
+    password = _password(f"password for {args.reviewer}: ")
+    if password is None:
+        print("error: set VOXGUARD_REVIEWER_PASSWORD or run in a terminal to be asked for it", file=sys.stderr)
+        return 2
+    with session_scope(_factory(args)) as s:
+        outcome = sign_in(s, args.reviewer, password, channel="cli")
+    if outcome.reviewer is None:
+        print(f"error: {outcome.message}", file=sys.stderr)
+        return 1
+    args.reviewer = outcome.reviewer.username  # the account's own spelling is what verdicts record
     with session_scope(_factory(args)) as s:
         item = item_for_clip(s, args.clip, args.model_version)
         if item is None:

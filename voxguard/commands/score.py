@@ -50,7 +50,8 @@ def _score(args: argparse.Namespace) -> int:
     from jobs.score.summary import format_summary
 
     settings = Settings.from_env(s3_endpoint=args.s3_endpoint, ray_address=args.ray_address)
-    # --model, else the registry's production model, else the bundled one.
+    # --model, else the registry's production model, else the bundled one. An unreadable registry is a
+    # RegistryUnavailable (one line, exit 2): never a silent switch to another model.
     model = resolve_model(settings, args.model)
     sink = None if args.no_feedback else FeedbackSink(settings, args.source, args.out)
     package = None
