@@ -15,6 +15,8 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from voxguard.errors import InputError
+
 LABELS: dict[str, str] = {
     "bonafide": "bonafide", "bona-fide": "bonafide", "bona fide": "bonafide", "real": "bonafide",
     "genuine": "bonafide", "spoof": "spoof", "fake": "spoof", "synthetic": "spoof", "deepfake": "spoof",
@@ -78,7 +80,7 @@ def read_labelled_manifest(path: Path) -> tuple[list[LabelledRow], list[Rejectio
         reader = csv.DictReader(handle)
         missing = {"path", "label"} - set(reader.fieldnames or ())
         if missing:
-            raise ValueError(f"{path}: the manifest needs the columns {sorted(missing)} (has {reader.fieldnames})")
+            raise InputError(f"{path}: the manifest needs the columns {sorted(missing)} (has {reader.fieldnames})")
         for number, raw in enumerate(reader, start=2):
             if not any(str(v or "").strip() for v in raw.values()):
                 rejected.append(Rejection(number, "", "blank_row", "empty line in the manifest"))

@@ -82,10 +82,11 @@ def _build(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from jobs.corpus.importer import ImportConfig, import_labelled
+    from voxguard.errors import InputNotFound
     from voxguard.settings import Settings
 
     if not args.manifest.is_file():
-        raise FileNotFoundError(f"no such manifest: {args.manifest}")
+        raise InputNotFound(f"no such manifest: {args.manifest}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     info = import_labelled(ImportConfig(
         manifest=args.manifest, out=args.out, audio_root=args.audio_root, mirror_root=args.mirror_root,
