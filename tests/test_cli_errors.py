@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,15 @@ from voxguard.cli import main
 from voxguard.settings import REPO_ROOT
 
 MODEL = REPO_ROOT / "models" / "voxguard-default.vxpkg"
+
+
+@pytest.fixture(autouse=True)
+def _no_ray_left_behind() -> Iterator[None]:
+    """`voxguard score` in-process starts an embedded Ray; later test files must not inherit it."""
+    yield
+    from cluster.local import shutdown_ray
+
+    shutdown_ray()
 
 
 def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:

@@ -50,6 +50,7 @@ def test_training_start_up_joins_the_configured_cluster(local_head: head.HeadSta
     from jobs.train.trainer import _ensure_ray
 
     monkeypatch.setenv("VOXGUARD_RAY_ADDRESS", local_head.gcs_address)
+    shutdown_ray()  # a Ray another test left in this process would be reused, not started
     try:
         _ensure_ray(TrainJobConfig(manifest=Path("unused.parquet"), out=Path("unused.vxpkg"), verbose=False))
         _joined(local_head)
@@ -63,6 +64,7 @@ def test_corpus_start_up_joins_the_configured_cluster(local_head: head.HeadState
     from jobs.corpus.config import CorpusConfig
 
     monkeypatch.setenv("VOXGUARD_RAY_ADDRESS", local_head.gcs_address)
+    shutdown_ray()
     try:
         _ensure_ray(CorpusConfig(bonafide=(tmp_path,), out=tmp_path / "corpus"))
         _joined(local_head)
