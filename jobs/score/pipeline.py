@@ -121,7 +121,7 @@ def run_scoring(
     # Listing on the driver: one small dict per object to score (no bytes). With configured
     # source roots (always so for dashboard launches) objects outside them become error rows.
     items: list[dict[str, Any]] = []
-    for obj in iter_objects(source, s3, parse_roots(settings.source_roots) or None):
+    for obj in iter_objects(source, s3, parse_roots(settings.source_roots) or None, stats.manifest_skipped):
         if limit is not None and len(items) >= limit:
             break
         stats.listed += 1
