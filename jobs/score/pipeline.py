@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from jobs.score.output import COLUMNS, now_utc, to_table
 from jobs.score.resume import DoneIndex, drop_transient_errors, load_done
@@ -134,9 +135,23 @@ def run_scoring(
     progress(
         f"[score] job {job_id}: {len(items)} to score ({stats.skipped} already in {dest}), model {version}"
     )
+    if resume and on_rows is not None and existing:
+        # Parts are written before their rows reach `on_rows` (the database): after a database
+        # outage or a kill in between, those rows were never recorded. `on_rows` is idempotent,
+        # so replaying every existing part makes the database match the Parquet output again.
+        for part in existing:
+            replayed = pq.read_table(part, filesystem=fs).to_pylist()
+            if replayed:
+                on_rows(replayed)
     if items:
         rows_iter = _score_items(items, package, settings, s3, batch_size, num_actors, gpus_per_actor, group)
-        _write_rows(rows_iter, len(items), package, job_id, fs, s3, dest_path, part_size, stats, on_rows, progress, progress_every_s)
+        try:
+            _write_rows(rows_iter, len(items), package, job_id, fs, s3, dest_path, part_size, stats, on_rows,
+                        progress, progress_every_s)
+        finally:
+            # On an error (e.g. the database went away in `on_rows`) stop the Ray Data pipeline
+            # now: left to interpreter shutdown, its executor thread deadlocked and the job hung.
+            rows_iter.close()
     summary = stats.as_dict()
     progress(stats.progress_line(len(items)))
     return summary

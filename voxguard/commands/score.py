@@ -44,6 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _score(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from jobs.model_source import RegistryUnavailable, resolve_model
     from jobs.score.feedback_sink import FeedbackSink
     from jobs.score.pipeline import run_scoring
@@ -92,6 +94,14 @@ def _score(args: argparse.Namespace) -> int:
     except (FileExistsError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except SQLAlchemyError as error:  # the feedback database failed mid-job: stop cleanly, say how to recover
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        if sink is not None:
+            sink.fail()
+        print(f"error: the feedback database failed ({reason}); the Parquet parts written so far are "
+              "complete: run again with --resume once the database is back (it records them again)",
+              file=sys.stderr)
+        return 1
     if sink is not None:
         sink.finish(summary)
         summary["review_items_created"] = sink.items_created
