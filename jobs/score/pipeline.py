@@ -79,6 +79,7 @@ def run_scoring(
     progress_every_s: float = 10.0,
     group: str | None = None,
     enrolled: np.ndarray | None = None,
+    replay: bool = False,
 ) -> dict[str, Any]:
     """Score every object of `source` into Parquet parts under `dest`; return the job summary.
 
@@ -88,6 +89,9 @@ def run_scoring(
     `model`: a package path or an already loaded `ModelPackage` (default: the settings' model).
     `group` with `enrolled` [n, embedding_dim]: verified bona fide references of that group
     (e.g. a known phone line) added to the model's reference bank for this job.
+    `replay` with `resume`: first pass the rows of the parts already in `dest` to
+    `on_rows` too, for an idempotent sink (the feedback database) that may have
+    missed them: a part is written before its rows reach `on_rows`.
     Raises FileExistsError when `dest` already holds parts and neither `resume`
     nor `overwrite` is set.
     """
@@ -135,7 +139,7 @@ def run_scoring(
     progress(
         f"[score] job {job_id}: {len(items)} to score ({stats.skipped} already in {dest}), model {version}"
     )
-    if resume and on_rows is not None and existing:
+    if resume and replay and on_rows is not None and existing:
         # Parts are written before their rows reach `on_rows` (the database): after a database
         # outage or a kill in between, those rows were never recorded. `on_rows` is idempotent,
         # so replaying every existing part makes the database match the Parquet output again.

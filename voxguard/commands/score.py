@@ -88,6 +88,7 @@ def _score(args: argparse.Namespace) -> int:
             part_size=args.part_size,
             top_n=args.top,
             on_rows=sink.on_rows if sink else None,
+            replay=sink is not None,  # --resume re-records parts the database may have missed
             group=args.group,
             enrolled=enrolled,
         )
