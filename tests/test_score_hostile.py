@@ -104,13 +104,26 @@ def test_resume_reads_transient_error_rows_again_and_keeps_permanent_ones(tmp_pa
     write_clip(clips / "here.wav", real_like(1.5, rng))
     (clips / "notes.wav").write_text("not audio\n")  # a permanent error: never retried
     manifest = tmp_path / "manifest.csv"
-    manifest.write_text("uri\nclips/here.wav\nclips/late.wav\nclips/notes.wav\n")
+    manifest.write_text("uri\nclips/here.wav\nclips/late.wav\nclips/notes.wav\n\nclips/here.wav\n")
     dest = tmp_path / "out"
     first = run_scoring(str(manifest), str(dest), score_model, progress=lambda _: None)
-    assert first["error_codes"] == {"unreadable": 1, "not_audio": 1}
+    assert first["error_codes"] == {"unreadable": 1, "not_audio": 1} and first["rows"] == 3
+    assert first["manifest_blank_rows"] == 1 and first["manifest_duplicate_rows"] == 1  # counted, not scored
     write_clip(clips / "late.wav", real_like(1.5, rng))  # the transient cause is gone
     again = run_scoring(str(manifest), str(dest), score_model, resume=True, progress=lambda _: None)
     assert again["retried_errors"] == 1 and again["skipped"] == 2 and again["rows"] == 1
     rows = pq.read_table(str(dest)).to_pylist()
     by_name = {os.path.basename(r["uri"]): r["error"] for r in rows}
     assert len(rows) == 3 and by_name["late.wav"] is None and by_name["notes.wav"].startswith("not_audio")
+
+
+def test_manifest_blank_and_repeated_rows_are_counted_not_scored(hostile, tmp_path):
+    from collections import Counter
+
+    src, _, _ = hostile
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"uri\n{src / 'good.wav'}\n\n  \nclips/good.wav\n{src / 'good.wav'}\n{src / 'alias.wav'}\n")
+    skipped: Counter = Counter()
+    objects = list(iter_objects(str(manifest), skipped=skipped))
+    assert [os.path.basename(o.uri) for o in objects] == ["good.wav", "alias.wav"]
+    assert skipped == {"manifest_blank_rows": 2, "manifest_duplicate_rows": 2}

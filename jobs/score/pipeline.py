@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from jobs.score.output import COLUMNS, now_utc, to_table
 from jobs.score.resume import DoneIndex, drop_transient_errors, load_done
@@ -79,6 +80,7 @@ def run_scoring(
     progress_every_s: float = 10.0,
     group: str | None = None,
     enrolled: np.ndarray | None = None,
+    replay: bool = False,
 ) -> dict[str, Any]:
     """Score every object of `source` into Parquet parts under `dest`; return the job summary.
 
@@ -88,6 +90,9 @@ def run_scoring(
     `model`: a package path or an already loaded `ModelPackage` (default: the settings' model).
     `group` with `enrolled` [n, embedding_dim]: verified bona fide references of that group
     (e.g. a known phone line) added to the model's reference bank for this job.
+    `replay` with `resume`: first pass the rows of the parts already in `dest` to
+    `on_rows` too, for an idempotent sink (the feedback database) that may have
+    missed them: a part is written before its rows reach `on_rows`.
     Raises FileExistsError when `dest` already holds parts and neither `resume`
     nor `overwrite` is set.
     """
@@ -122,7 +127,7 @@ def run_scoring(
     # Listing on the driver: one small dict per object to score (no bytes). With configured
     # source roots (always so for dashboard launches) objects outside them become error rows.
     items: list[dict[str, Any]] = []
-    for obj in iter_objects(source, s3, parse_roots(settings.source_roots) or None):
+    for obj in iter_objects(source, s3, parse_roots(settings.source_roots) or None, stats.manifest_skipped):
         if limit is not None and len(items) >= limit:
             break
         stats.listed += 1
@@ -135,9 +140,23 @@ def run_scoring(
     progress(
         f"[score] job {job_id}: {len(items)} to score ({stats.skipped} already in {dest}), model {version}"
     )
+    if resume and replay and on_rows is not None and existing:
+        # Parts are written before their rows reach `on_rows` (the database): after a database
+        # outage or a kill in between, those rows were never recorded. `on_rows` is idempotent,
+        # so replaying every existing part makes the database match the Parquet output again.
+        for part in existing:
+            replayed = pq.read_table(part, filesystem=fs).to_pylist()
+            if replayed:
+                on_rows(replayed)
     if items:
         rows_iter = _score_items(items, package, settings, s3, batch_size, num_actors, gpus_per_actor, group)
-        _write_rows(rows_iter, len(items), package, job_id, fs, s3, dest_path, part_size, stats, on_rows, progress, progress_every_s)
+        try:
+            _write_rows(rows_iter, len(items), package, job_id, fs, s3, dest_path, part_size, stats, on_rows,
+                        progress, progress_every_s)
+        finally:
+            # On an error (e.g. the database went away in `on_rows`) stop the Ray Data pipeline
+            # now: left to interpreter shutdown, its executor thread deadlocked and the job hung.
+            rows_iter.close()
     summary = stats.as_dict()
     progress(stats.progress_line(len(items)))
     return summary

@@ -8,7 +8,9 @@ SOURCE is one of
   relative local paths are taken relative to the manifest's folder.
 
 Every listed object becomes exactly one output row, so listing never filters
-by extension: a JPEG named `.wav` or a stray text file gets an error row.
+by extension: a JPEG named `.wav` or a stray text file gets an error row. A
+manifest's blank rows and repeated entries name no new object: they are
+counted (the job summary reports them), and each object is scored once.
 S3 objects carry their ETag as fingerprint (free with the listing); local
 files get a sha256 of their content when they are read.
 
@@ -29,6 +31,7 @@ import glob
 import io
 import os
 import stat
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,13 +56,15 @@ class SourceObject:
 
 
 def iter_objects(
-    source: str, options: S3Options | None = None, roots: Sequence[str] | None = None
+    source: str, options: S3Options | None = None, roots: Sequence[str] | None = None,
+    skipped: Counter | None = None,
 ) -> Iterator[SourceObject]:
     """Yield the objects of `source` (see module docstring), without holding the whole listing.
 
     `roots`: when given, objects outside them become `outside_roots` error rows.
+    `skipped`: counts manifest rows that name no new object (blank, repeated).
     """
-    objects = _iter_source(source, options or S3Options())
+    objects = _iter_source(source, options or S3Options(), skipped)
     if not roots:
         yield from objects
         return
@@ -69,9 +74,9 @@ def iter_objects(
         yield obj
 
 
-def _iter_source(source: str, options: S3Options) -> Iterator[SourceObject]:
+def _iter_source(source: str, options: S3Options, skipped: Counter | None) -> Iterator[SourceObject]:
     if source.lower().endswith(MANIFEST_SUFFIXES) and (is_s3(source) or Path(source).is_file()):
-        yield from _iter_manifest(source, options)
+        yield from _iter_manifest(source, options, skipped)
     elif is_s3(source):
         yield from _iter_s3_prefix(source, options)
     elif any(ch in source for ch in "*?["):
@@ -154,19 +159,24 @@ def _iter_s3_prefix(source: str, options: S3Options) -> Iterator[SourceObject]:
             )
 
 
-def _iter_manifest(manifest: str, options: S3Options) -> Iterator[SourceObject]:
+def _iter_manifest(manifest: str, options: S3Options, skipped: Counter | None = None) -> Iterator[SourceObject]:
+    """Objects named by a manifest, each once: blank rows and repeats are counted in `skipped`, not scored."""
     base = None if is_s3(manifest) else Path(manifest).resolve().parent
+    seen: set[str] = set()
+    skipped = skipped if skipped is not None else Counter()
     for uri in _manifest_uris(manifest, options):
         uri = uri.strip()
         if not uri:
+            skipped["manifest_blank_rows"] += 1
             continue
-        if is_s3(uri):
-            yield _head_s3(uri, options)
-        else:
+        if not is_s3(uri):
             path = Path(uri)
-            if not path.is_absolute() and base is not None:
-                path = base / path
-            yield _stat_local(str(path))
+            uri = os.path.abspath(base / path if not path.is_absolute() and base is not None else path)
+        if uri in seen:  # one row per object: a repeated entry would be scored (and queued) twice
+            skipped["manifest_duplicate_rows"] += 1
+            continue
+        seen.add(uri)
+        yield _head_s3(uri, options) if is_s3(uri) else _stat_local(uri)
 
 
 def _manifest_uris(manifest: str, options: S3Options) -> Iterator[str]:
@@ -176,15 +186,17 @@ def _manifest_uris(manifest: str, options: S3Options) -> Iterator[str]:
         if "uri" not in parquet.schema_arrow.names:
             raise InputError(f"manifest {manifest} has no 'uri' column")
         for batch in parquet.iter_batches(columns=["uri"], batch_size=10_000):
-            yield from (u for u in batch.column(0).to_pylist() if u)
+            yield from (u or "" for u in batch.column(0).to_pylist())
         return
     raw = fs.open_input_stream(path) if fs else open(path, "rb")
     with raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:  # type: ignore[arg-type]
-        reader = csv.DictReader(text)
-        if "uri" not in (reader.fieldnames or []):
+        reader = csv.reader(text)  # not DictReader: it drops empty lines unseen, and they must be counted
+        header = next(reader, None) or []
+        if "uri" not in header:
             raise InputError(f"manifest {manifest} has no 'uri' column")
+        column = header.index("uri")
         for row in reader:
-            yield row["uri"] or ""
+            yield row[column] if len(row) > column else ""
 
 
 def _head_s3(uri: str, options: S3Options) -> SourceObject:

@@ -25,6 +25,7 @@ class JobStats:
     listed: int = 0
     skipped: int = 0  # already in DEST (--resume)
     retried: int = 0  # transient error rows removed from DEST by --resume, to be read again
+    manifest_skipped: Counter = field(default_factory=Counter)  # blank / repeated manifest rows
     rows: int = 0
     scored: int = 0
     flagged: int = 0
@@ -84,6 +85,8 @@ class JobStats:
             "listed": self.listed,
             "skipped": self.skipped,
             "retried_errors": self.retried,
+            "manifest_blank_rows": self.manifest_skipped["manifest_blank_rows"],
+            "manifest_duplicate_rows": self.manifest_skipped["manifest_duplicate_rows"],
             "rows": self.rows,
             "scored": self.scored,
             "flagged": self.flagged,
@@ -119,6 +122,11 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"{summary['errors']} | {summary['audio_hours']:.3f} | {summary['wall_s']:.1f} | "
         f"{summary['x_real_time']:.1f} | {summary['clips_per_s']:.1f} |",
     ]
+    blank, repeated = summary.get("manifest_blank_rows", 0), summary.get("manifest_duplicate_rows", 0)
+    if blank or repeated:
+        lines += ["", f"manifest rows naming no new object (not scored): {blank} blank, {repeated} repeated"]
+    if summary.get("retried_errors"):
+        lines += ["", f"transient error rows read again: {summary['retried_errors']}"]
     if summary["error_codes"]:
         codes = ", ".join(f"{k} {v}" for k, v in sorted(summary["error_codes"].items()))
         lines += ["", f"errors by kind: {codes}"]

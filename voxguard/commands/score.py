@@ -44,6 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _score(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from jobs.model_source import resolve_model
     from jobs.score.feedback_sink import FeedbackSink
     from jobs.score.pipeline import run_scoring
@@ -64,24 +66,34 @@ def _score(args: argparse.Namespace) -> int:
         enrolled = group_bank(settings, package.version, args.group)
         if enrolled is None:
             print(f"warning: group {args.group!r} has no enrolled references for this model", file=sys.stderr)
-    summary = run_scoring(
-        args.source,
-        args.out,
-        model if package is None else package,
-        settings=settings,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        limit=args.limit,
-        batch_size=args.batch_size,
-        num_actors=args.num_actors,
-        gpus_per_actor=args.gpus_per_actor,
-        job_id=args.job_id,
-        part_size=args.part_size,
-        top_n=args.top,
-        on_rows=sink.on_rows if sink else None,
-        group=args.group,
-        enrolled=enrolled,
-    )
+    try:
+        summary = run_scoring(
+            args.source,
+            args.out,
+            model if package is None else package,
+            settings=settings,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            limit=args.limit,
+            batch_size=args.batch_size,
+            num_actors=args.num_actors,
+            gpus_per_actor=args.gpus_per_actor,
+            job_id=args.job_id,
+            part_size=args.part_size,
+            top_n=args.top,
+            on_rows=sink.on_rows if sink else None,
+            replay=sink is not None,  # --resume re-records parts the database may have missed
+            group=args.group,
+            enrolled=enrolled,
+        )
+    except SQLAlchemyError as error:  # the feedback database failed mid-job: stop cleanly, say how to recover
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        if sink is not None:
+            sink.fail()
+        print(f"error: the feedback database failed ({reason}); the Parquet parts written so far are "
+              "complete: run again with --resume once the database is back (it records them again)",
+              file=sys.stderr)
+        return 1
     if sink is not None:
         sink.finish(summary)
         summary["review_items_created"] = sink.items_created
