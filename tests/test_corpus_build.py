@@ -7,6 +7,7 @@ import json
 import random
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -62,14 +63,17 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def built(inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[CorpusConfig, Path, dict]:
+def built(inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CorpusConfig, Path, dict]]:
     out = tmp_path_factory.mktemp("corpus")
     config = CorpusConfig(
         bonafide=(inputs,), out=out, variants_per_clip=1, tts_per_generator=1,
         copies_per_clip=6, hifigan_max=1, workers=2, test_fraction=0.3, seed=7,
     )
     build_corpus(config)
-    return config, out, json.loads((out / "build_info.json").read_text())
+    yield config, out, json.loads((out / "build_info.json").read_text())
+    import ray
+
+    ray.shutdown()  # the build starts an embedded Ray; later test modules must not inherit it
 
 
 def test_manifest_contract(built: tuple[CorpusConfig, Path, dict]) -> None:

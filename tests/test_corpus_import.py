@@ -73,12 +73,15 @@ def imported(archive: dict[str, Path], tmp_path_factory: pytest.TempPathFactory)
     import ray
 
     out = tmp_path_factory.mktemp("imported")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    started = not ray.is_initialized()  # an earlier test may have left its Ray running
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         info = import_labelled(ImportConfig(manifest=archive["manifest"], out=out, devsets=(archive["devset"],),
                                             variants_per_clip=1, workers=2, test_fraction=0.5, dev_fraction=0.0))
     finally:
-        ray.shutdown()
+        if started:
+            ray.shutdown()
     return {"info": info, "out": out}
 
 

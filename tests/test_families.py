@@ -71,13 +71,16 @@ def test_runner_trains_without_the_family_and_reports_it(tmp_path: Path) -> None
 
     frame = _write_corpus(tmp_path / "corpus")
     fold = Fold("vc", ("vc",))
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    started = not ray.is_initialized()  # an earlier test may have left its Ray running
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         result = run_fold(fold, frame, tmp_path / "out", seed=0, train_args={
             "model": tiny_model_config(), "epochs": 2, "batch_size": 8, "batches_per_epoch": 6, "num_workers": 1,
             "cpus_per_worker": 1, "storage_path": str(tmp_path / "runs"), "cache_dir": tmp_path / "cache"})
     finally:
-        ray.shutdown()
+        if started:
+            ray.shutdown()
     assert result["n_spoof"] == 16 and result["n_bonafide"] == 16  # both VC pages, clean clips
     assert set(result["per_system_eer"]) == {"vc-0", "vc-1"}
     assert 0.0 <= result["eer"] <= 1.0 and 0.0 <= result["frr"] <= 1.0

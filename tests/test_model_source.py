@@ -37,7 +37,7 @@ def test_score_cli_fails_in_one_line_when_the_registry_is_down(down_url, tmp_pat
     code = main(["score", str(tmp_path / "clips"), "--out", str(tmp_path / "out"), "--no-feedback"])
     err = capsys.readouterr().err.strip()
     assert code == 2
-    assert err.startswith("error: cannot read the model registry") and "--model" in err
+    assert err.startswith("voxguard: error: cannot read the model registry") and "--model" in err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "out").exists()  # nothing was scored
 

@@ -104,6 +104,6 @@ def test_a_missing_output_bucket_fails_in_one_line_before_scoring(s3_server, tmp
                  "--s3-endpoint", s3_server.endpoint])
     err = capsys.readouterr().err.strip()
     assert code == 2
-    assert err.startswith("error: cannot write to s3://no-such-bucket/out") and "NoSuchBucket" in err
+    assert err.startswith("voxguard: error: cannot write to s3://no-such-bucket/out") and "NoSuchBucket" in err
     assert len(err.splitlines()) == 1
     assert "[score] job" not in err  # nothing was listed or scored

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from voxguard.errors import InputError
+from voxguard.errors import InputError, StorageError
 
 PART_SUFFIX = ".parquet"
 
@@ -157,7 +157,7 @@ def ensure_dir(fs: pafs.FileSystem, path: str) -> None:
         fs.create_dir(path, recursive=True)
 
 
-class DestinationNotWritable(ValueError):
+class DestinationNotWritable(StorageError, ValueError):
     """DEST cannot take parts (missing bucket, no permission, a file in the way): found before scoring."""
 
 
