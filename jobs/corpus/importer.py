@@ -208,8 +208,8 @@ def import_labelled(config: ImportConfig) -> dict[str, Any]:
     rows, rejected = read_labelled_manifest(config.manifest)
     accepted, refused = _accept(rows, config, out / "raw")
     rejected += refused
-    jobs = {_job_for(row, audio, digest, config).job_id: (row, _job_for(row, audio, digest, config))
-            for row, audio, digest in accepted}
+    built = [(row, _job_for(row, audio, digest, config)) for row, audio, digest in accepted]
+    jobs = {job.job_id: (row, job) for row, job in built}
     runner = CorpusConfig(bonafide=(), out=out, workers=config.workers, ray_address=config.ray_address,
                           chunk_size=config.chunk_size, run_audit=False)
     validated = time.perf_counter()

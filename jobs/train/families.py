@@ -227,6 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="leave these generators' (regex) clips out of every fold's training")
     parser.add_argument("--model", type=Path, default=None,
                         help="score each fold's held-out set with this package instead of training (a baseline)")
+    parser.add_argument("--imported-test", action="store_true",
+                        help="with --model: score the clean test-split clips of the imported corpora (rows with a "
+                             "group) instead of the folds")
     args = parser.parse_args(argv)
 
     from jobs.train.config import TrainJobConfig, default_model_config
@@ -245,6 +248,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "cpus_per_worker": args.cpus_per_worker}
     args.out.mkdir(parents=True, exist_ok=True)
     results = []
+    if args.model is not None and args.imported_test:
+        cache_dir = TrainJobConfig(manifest=args.manifest, out=args.out / "x").cache_dir
+        groups = frame["group"].fillna("").astype(str) if "group" in frame.columns else pd.Series([""] * len(frame))
+        rows = frame[(frame["split"] == "test") & (frame["augmentation"].fillna("") == "") & (groups != "")]
+        scores, scored, threshold = score_rows(args.model, rows.reset_index(drop=True), cache_dir)
+        table = {**evaluation_table(scores, scored, threshold), "fold": "imported test split", "families": ["all"],
+                 "seed": "-"}
+        (args.out / "imported-test.json").write_text(json.dumps(table, indent=1, default=str))
+        print(markdown([table]))
+        return 0
     if args.model is not None:
         cache_dir = TrainJobConfig(manifest=args.manifest, out=args.out / "x").cache_dir
         results = [score_fold(fold, frame, args.out, args.model, cache_dir) for fold in chosen]
