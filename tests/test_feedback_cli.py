@@ -61,3 +61,14 @@ def test_cli_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
     assert main(["policy", "set", "--disable"]) == 0
     assert main(["policy", "request", "--reason", "test"]) == 0
     assert "retraining requested (run 1)" in capsys.readouterr().out
+
+
+def test_the_first_admin_can_be_added_to_a_new_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's review journey starts here: no `db upgrade` needed before the first account."""
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    monkeypatch.setenv("VOXGUARD_REVIEWER_PASSWORD", "pw")
+    assert main(["review", "reviewers", "add", "admin", "--role", "admin", "--db-url", url]) == 0
+    assert "added admin admin" in capsys.readouterr().out
+    assert main(["review", "reviewers", "add", "Admin", "--db-url", url]) == 2  # the same account, other case
+    assert "already exists" in capsys.readouterr().err

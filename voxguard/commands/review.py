@@ -109,10 +109,13 @@ def _verdict(args: argparse.Namespace) -> int:
 
 
 def _add_reviewer(args: argparse.Namespace) -> int:
-    from feedback.db import session_scope
+    from feedback.db import session_scope, upgrade
     from feedback.reviewers import add_reviewer
 
     password = os.environ.get("VOXGUARD_REVIEWER_PASSWORD") or getpass.getpass(f"password for {args.name}: ")
+    # Adding the first account is how a deployment is set up: create or migrate the schema first
+    # (idempotent; serialised on PostgreSQL), as `voxguard dashboard` does.
+    upgrade(args.db_url)
     with session_scope(_factory(args)) as s:
         add_reviewer(s, args.name, password, role=args.role, actor=getpass.getuser())
     print(f"added {args.role} {args.name}")
