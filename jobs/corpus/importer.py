@@ -34,7 +34,7 @@ from jobs.corpus.config import PROCESS_VERSION
 from jobs.corpus.inputs import AUDIO_SUFFIXES
 from jobs.corpus.labelled import LabelledRow, Rejection, read_labelled_manifest
 from jobs.corpus.splits import stable_unit
-from jobs.corpus.worker import Job
+from jobs.corpus.worker import Job, failure_record_path
 
 log = logging.getLogger(__name__)
 
@@ -213,11 +213,13 @@ def import_labelled(config: ImportConfig) -> dict[str, Any]:
     runner = CorpusConfig(bonafide=(), out=out, workers=config.workers, ray_address=config.ray_address,
                           chunk_size=config.chunk_size, run_audit=False)
     validated = time.perf_counter()
-    results, errors = _run_with_ray([job for _, job in jobs.values()], runner) if jobs else ([], [])
-    by_origin = {job.origin: (row, job) for row, job in jobs.values()}
-    for message in errors:  # "input GENERATOR ORIGIN: Error: text" from the builder's safe runner
-        row = next((r for origin, (r, _) in by_origin.items() if f" {origin}: " in message), None)
-        rejected.append(Rejection(row.line if row else 0, row.path if row else "", _decode_reason(message), message))
+    results, _ = _run_with_ray([job for _, job in jobs.values()], runner) if jobs else ([], [])
+    finished = {r["job_id"] for r in results}
+    for job_id, (row, _) in jobs.items():
+        if job_id not in finished:  # the builder's safe runner kept the failure next to the job's record
+            record = failure_record_path(out, job_id)
+            message = json.loads(record.read_text())["error"] if record.is_file() else "the job produced no clips"
+            rejected.append(Rejection(row.line, row.path, _decode_reason(message), message))
     split_of = assign_group_splits([row.group for row, _ in jobs.values()], config.seed,
                                    config.test_fraction, config.dev_fraction)
     records = []

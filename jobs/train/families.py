@@ -66,6 +66,13 @@ def default_folds() -> list[Fold]:
     return [Fold(name, fams, GENERATOR_PATTERNS.get(name, "")) for name, fams in FOLDS.items()]
 
 
+def _groups(frame: pd.DataFrame) -> pd.Series:
+    """The split group of each row ("" for corpora without one, e.g. the built base corpus)."""
+    if "group" not in frame.columns:
+        return pd.Series([""] * len(frame), index=frame.index)
+    return frame["group"].fillna("").astype(str)
+
+
 def fold_frames(frame: pd.DataFrame, fold: Fold) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(training manifest rows with train/dev splits, held-out evaluation rows) of one fold.
 
@@ -74,7 +81,7 @@ def fold_frames(frame: pd.DataFrame, fold: Fold) -> tuple[pd.DataFrame, pd.DataF
     split (early stopping, calibration) and trains otherwise (the usual test split included:
     this protocol has its own test set).
     """
-    groups = frame["group"].fillna("").astype(str) if "group" in frame.columns else pd.Series([""] * len(frame))
+    groups = _groups(frame)
     held = np.array([fold.holds(f, g, lab) for f, g, lab in
                      zip(frame["family"].astype(str), frame["generator"].astype(str), frame["label"], strict=True)])
     pages = set(groups[held]) - {""}
@@ -134,9 +141,8 @@ def score_rows(package_path: Path, rows: pd.DataFrame, cache_dir: Path) -> tuple
 
     pkg = ModelPackage.load(package_path)
     rows = rows.copy()
-    rows["group"] = rows.get("group", "").astype(str) if "group" in rows.columns else ""
+    rows["group"] = _groups(rows)
     decoded, _ = decode_to_cache(rows.reset_index(drop=True), cache_dir, pkg.config.audio)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     scores = clip_scores(pkg.build_network(), rows_to_clipset(decoded), torch.device("cpu"))
     return scores, decoded, float(pkg.operating_point.threshold)
 
@@ -250,8 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = []
     if args.model is not None and args.imported_test:
         cache_dir = TrainJobConfig(manifest=args.manifest, out=args.out / "x").cache_dir
-        groups = frame["group"].fillna("").astype(str) if "group" in frame.columns else pd.Series([""] * len(frame))
-        rows = frame[(frame["split"] == "test") & (frame["augmentation"].fillna("") == "") & (groups != "")]
+        rows = frame[(frame["split"] == "test") & (frame["augmentation"].fillna("") == "") & (_groups(frame) != "")]
         scores, scored, threshold = score_rows(args.model, rows.reset_index(drop=True), cache_dir)
         table = {**evaluation_table(scores, scored, threshold), "fold": "imported test split", "families": ["all"],
                  "seed": "-"}
