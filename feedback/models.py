@@ -294,7 +294,43 @@ class Enrollment(Base):
     clip: Mapped[Clip] = relationship()
 
 
+ALERT_EVENTS = ("score.finished", "spoof.found", "queue.backlog", "retrain.finished", "retrain.failed")
+
+
+class AlertHook(Base):
+    """A webhook: where alerts of the chosen events are POSTed, signed with `secret`."""
+
+    __tablename__ = "alert_hooks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    events: Mapped[list[Any]] = mapped_column(default=list)
+    # HMAC-SHA256 key of the signature header; the receiver holds the same value.
+    secret: Mapped[str] = mapped_column(String(255))
+    # Thresholds of the events that have one: spoof_confidence, backlog_clips, backlog_hours.
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AlertDelivery(Base):
+    """The delivery log: one row per alert sent to a hook, with the outcome of its attempts."""
+
+    __tablename__ = "alert_deliveries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hook_id: Mapped[int | None] = mapped_column(ForeignKey("alert_hooks.id", ondelete="SET NULL"), index=True)
+    event: Mapped[str] = mapped_column(String(64), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16))  # delivered | failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    http_status: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
 __all__ = [
+    "AlertDelivery",
+    "AlertHook",
     "AuditEvent",
     "Base",
     "Clip",

@@ -12,7 +12,7 @@ def test_upgrade_creates_schema_and_is_repeatable(blank_db_url: str) -> None:
     assert current_revision(blank_db_url) is None
     upgrade(blank_db_url)
     upgrade(blank_db_url)  # second run is a no-op, not an error
-    assert current_revision(blank_db_url) == "0001"
+    assert current_revision(blank_db_url) == "0002"
     engine = make_engine(blank_db_url)
     try:
         tables = set(inspect(engine).get_table_names())
@@ -80,7 +80,7 @@ def test_concurrent_first_migrations_on_postgresql_wait_for_each_other(pg_server
             conn.commit()
         outputs = [p.communicate(timeout=120)[0].decode() for p in procs]
         assert [p.returncode for p in procs] == [0, 0, 0, 0], outputs
-        assert current_revision(url) == "0001"
+        assert current_revision(url) == "0002"
     finally:
         holder.dispose()
         pg_server.drop_database(pg_server_url, url)

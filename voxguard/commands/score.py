@@ -97,5 +97,9 @@ def _score(args: argparse.Namespace) -> int:
     if sink is not None:
         sink.finish(summary)
         summary["review_items_created"] = sink.items_created
+        from feedback.alerts import scoring_finished  # webhooks: job finished, spoofs found, queue backlog
+        from feedback.db import session_factory
+
+        scoring_finished(session_factory(settings.database_url), summary)
     print(json.dumps(summary, indent=2, default=str) if args.json else format_summary(summary))
     return 0
