@@ -6,8 +6,9 @@ Triggers, in order of precedence:
     last successful run started;
   * age: `max_age_days` have passed since the last successful run finished (or,
     with no run yet, since the oldest new verdict) and there is new feedback.
-A failed run blocks automatic triggers for `retry_after_s`, so a broken job is
-not relaunched on every tick.
+A failed run blocks automatic triggers for `RETRY_AFTER_S`, so a broken job is
+not relaunched on every tick; a manual request is launched at the next check
+regardless (`RETRY_RULE` says so to users).
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ from feedback.models import (
 )
 from feedback.queue import DEFINITIVE, count_decided, count_mismatches
 from voxguard.errors import DatabaseError, InputError
+
+
+RETRY_AFTER_S = 3600.0
+RETRY_RULE = (f"after a failed run, automatic triggers wait {RETRY_AFTER_S / 3600:g} h before retrying; "
+              "a manual request (`voxguard policy request`) is launched at the next check regardless")
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,7 @@ def request_retrain(session: Session, requested_by: str, reason: str | None = No
     return run
 
 
-def should_retrain(session: Session, now: dt.datetime | None = None, retry_after_s: float = 3600.0) -> Decision:
+def should_retrain(session: Session, now: dt.datetime | None = None, retry_after_s: float = RETRY_AFTER_S) -> Decision:
     """Apply the policy at time `now` (see module docstring)."""
     now = now or utcnow()
     request = session.scalar(select(RetrainRun).where(RetrainRun.status == RUN_REQUESTED)
@@ -112,7 +118,9 @@ def should_retrain(session: Session, now: dt.datetime | None = None, retry_after
     last_failed = session.scalar(select(func.max(RetrainRun.finished_at)).where(RetrainRun.status == RUN_FAILED))
     if last_failed is not None and (since is None or last_failed > since) \
             and (now - last_failed).total_seconds() < retry_after_s:
-        return Decision(None, f"last run failed at {last_failed.isoformat()}; waiting before retrying", counts)
+        wait = retry_after_s - (now - last_failed).total_seconds()
+        return Decision(None, f"last run failed at {last_failed:%Y-%m-%d %H:%M} UTC; automatic triggers wait "
+                              f"{wait / 60:.0f} more min (a manual request runs at the next check)", counts)
     if n_mismatch >= policy.min_mismatches:
         return Decision("mismatches", f"{n_mismatch} new mismatches >= {policy.min_mismatches}", counts)
     if n_new:

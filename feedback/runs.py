@@ -93,3 +93,36 @@ def finish_run(
     audit(session, "retrain", "retrain.finish", now=now, run_id=run_id, status=status,
           gate=gate, champion=champion, challenger=challenger, error=error)
     return run
+
+
+def describe_run(run: RetrainRun) -> str:
+    """A run in words, for the CLI: what happened and why (the gate's reason, or the error)."""
+    head = f"run {run.id} ({run.trigger}, requested by {run.requested_by or '?'}): {run.status}"
+    when = run.finished_at or run.started_at or run.created_at
+    head += f" at {when:%Y-%m-%d %H:%M} UTC" if when else ""
+    if run.status == RUN_FAILED:
+        return f"{head}\n  error: {run.error or 'unknown'}"
+    if run.status != RUN_SUCCEEDED:
+        return head
+    gate = run.gate or {}
+    if gate.get("promote"):
+        verdict = f"promoted {run.challenger_version} (was {run.champion_version})"
+    else:
+        verdict = f"kept {run.champion_version}; challenger {run.challenger_version} stays a candidate"
+    lines = [head, f"  {verdict}", f"  why: {gate.get('reason', 'no gate decision recorded')}"]
+    if "champion_gate_eer" in gate:
+        lines.append(f"  gate set ({gate.get('n_gate')} clips): EER {100 * gate['champion_gate_eer']:.1f} % → "
+                     f"{100 * gate['challenger_gate_eer']:.1f} %; held-back feedback ({gate.get('n_heldback')} clips): "
+                     f"{gate.get('champion_heldback_correct')} → {gate.get('challenger_heldback_correct')} correct")
+    base = (run.metrics or {}).get("base_data")
+    if base:
+        lines.append(f"  base data: {base}")
+    return "\n".join(lines)
+
+
+def run_record(run: RetrainRun) -> dict[str, Any]:
+    """A run as JSON-able data (`voxguard retrain --json`)."""
+    gate = run.gate or {}
+    return {"run_id": run.id, "status": run.status, "trigger": run.trigger, "champion": run.champion_version,
+            "challenger": run.challenger_version, "promoted": bool(gate.get("promote")),
+            "reason": gate.get("reason"), "gate": gate, "metrics": run.metrics or {}, "error": run.error}

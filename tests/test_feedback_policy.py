@@ -179,3 +179,40 @@ def test_run_scheduler_once(db_url: str) -> None:
     assert run is not None and seen == [run.id]
     assert run_scheduler(db_url, 60, launch=lambda r: seen.append(r.id), once=True) is None
     engine.dispose()
+
+
+def test_runs_in_words_and_as_json_and_the_stated_retry_rule(factory: sessionmaker[Session]) -> None:
+    """What `policy runs` / `retrain` print: the gate's decision and why, or the error, and the retry rule."""
+    import json
+
+    from feedback.policy import RETRY_AFTER_S, RETRY_RULE
+    from feedback.runs import describe_run, run_record
+
+    with session_scope(factory) as s:
+        ok = request_retrain(s, "lead")
+    tick(factory, lambda run: None, "sched")
+    gate = {"promote": False, "reason": "no improvement on held-back feedback: 2/3 correct (champion 2)",
+            "champion_gate_eer": 0.25, "challenger_gate_eer": 0.3, "n_gate": 40, "n_heldback": 3,
+            "champion_heldback_correct": 2, "challenger_heldback_correct": 2}
+    with session_scope(factory) as s:
+        start_run(s, ok.id)
+        finish_run(s, ok.id, "succeeded", gate=gate, champion="v1", challenger="v2",
+                   metrics={"base_data": "bundled sample set (examples/manifest.csv)"})
+    with factory() as s:
+        text = describe_run(s.get(RetrainRun, ok.id))
+        record = json.loads(json.dumps(run_record(s.get(RetrainRun, ok.id))))
+    assert f"run {ok.id} (manual, requested by lead): succeeded" in text
+    assert "kept v1; challenger v2 stays a candidate" in text and f"why: {gate['reason']}" in text
+    assert "EER 25.0 % → 30.0 %" in text and "base data: bundled sample set" in text
+    assert record["promoted"] is False and record["reason"] == gate["reason"] and record["challenger"] == "v2"
+
+    with session_scope(factory) as s:
+        bad = request_retrain(s, "lead")
+    tick(factory, lambda run: None, "sched")
+    with session_scope(factory) as s:
+        finish_run(s, bad.id, "failed", error="only 2 clips have a verified verdict")
+    with factory() as s:
+        assert describe_run(s.get(RetrainRun, bad.id)).endswith("error: only 2 clips have a verified verdict")
+        decision = should_retrain(s)
+    assert RETRY_AFTER_S == 3600 and "1 h" in RETRY_RULE and "manual request" in RETRY_RULE
+    assert "automatic triggers wait 60 more min" in decision.reason

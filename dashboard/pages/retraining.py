@@ -9,7 +9,7 @@ from dashboard import charts
 from dashboard.auth import User
 from dashboard.context import db
 from dashboard.safe import md
-from feedback.policy import get_policy, request_retrain, should_retrain, update_policy
+from feedback.policy import RETRY_RULE, get_policy, request_retrain, should_retrain, update_policy
 from feedback.queue import mismatches
 from feedback.runs import list_runs
 
@@ -80,6 +80,9 @@ if user.can_manage:
 
 # --- history ----------------------------------------------------------------------------------
 st.subheader("Run history")
+if runs and runs[0].status == "failed":
+    st.error(f"Run #{runs[0].id} failed: {md(runs[0].error or 'unknown error')}")
+    st.caption(md(RETRY_RULE.capitalize() + "."))
 if not runs:
     st.info("No retraining runs yet.")
 else:

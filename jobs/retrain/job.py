@@ -1,21 +1,28 @@
 """The retraining job: champion -> fine-tuned challenger -> gate -> (maybe) promotion.
 
 Steps, each recorded on the `RetrainRun` row:
+0. preflight (`preflight`): enough verified feedback, and base data to fine-tune
+   on (`jobs.retrain.base_data`: --manifest, the champion's recorded corpus, or
+   the bundled sample set with a warning); a `PreconditionError` is one line;
 1. champion = the registry's production model (the bundled model is registered
    as production the first time, so there is always something to roll back to);
 2. feedback = verified reviewer verdicts, decoded; a stable part is held back;
-3. challenger = the champion fine-tuned (Ray Train) on its training manifest
-   plus the feedback clips, weighted so that a few dozen clips matter; its
-   last epoch's weights are kept (same `seed`, same feedback: same challenger);
+3. challenger = the champion fine-tuned (Ray Train) on the base data plus the
+   feedback clips, weighted so that a few dozen clips matter; its last epoch's
+   weights are kept (same `seed`, same feedback: same challenger); each epoch
+   is reported (loss, dev EER, ETA) and heart-beats the run;
 4. gate (`feedback.gate`): not worse on the fixed gate set (the manifest's test
    split), better on the held-back feedback;
 5. the challenger is registered as a candidate and, if the gate agrees, promoted
    in one transaction. A crash before that leaves the champion serving.
+The outcome (or the failure) is also sent as a `retrain.finished` / `retrain.failed` alert.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,17 +30,31 @@ from typing import Any
 import numpy as np
 import torch
 
-from feedback import gate, registry, runs
+from feedback import alerts, gate, registry, runs
 from feedback.db import session_factory, session_scope
 from feedback.models import RUN_FAILED, RUN_SUCCEEDED
+from feedback.policy import RETRY_RULE
+from feedback.queue import verified_feedback
 from jobs.model_source import localise, production_artefact
+from jobs.retrain.base_data import BaseData, resolve_base_data
 from jobs.retrain.feedback_clips import load_feedback_clips
+from jobs.retrain.progress import EpochProgress
 from jobs.score.storage import S3Options
 from siamese.package import ModelPackage
 from siamese.training import ClipSet, clip_scores
+from voxguard.errors import UserError, VoxguardError
 from voxguard.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Held-back clips the gate needs to see an improvement, and the least feedback worth a run
+# (that many held back, as many to learn from).
+MIN_HELDBACK = 2
+MIN_FEEDBACK = 2 * MIN_HELDBACK
+
+
+class PreconditionError(UserError):
+    """A retraining cannot start (too little feedback, no base data); the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +73,8 @@ class RetrainConfig:
     # Cap on gate-set clips (None: the whole test split).
     max_gate_clips: int | None = 400
     seed: int = 0
+    # Batches per epoch (None: one pass over the training clips); small values make a quick trial run.
+    batches_per_epoch: int | None = None
 
 
 @dataclass(frozen=True)
@@ -64,19 +87,34 @@ class RetrainOutcome:
     promoted: bool
     gate: dict[str, Any]
     challenger_path: Path
+    n_feedback_train: int = 0
+    wall_s: float = 0.0
 
 
-def run_retraining(config: RetrainConfig, settings: Settings | None = None) -> RetrainOutcome:
-    """Run one retraining (see module docstring); the run row ends succeeded or failed."""
+def run_retraining(config: RetrainConfig, settings: Settings | None = None,
+                   report: Callable[[str], None] | None = None) -> RetrainOutcome:
+    """Run one retraining (see module docstring); the run row ends succeeded or failed.
+
+    `report` receives human progress lines (preconditions, each epoch with loss,
+    dev EER and ETA, the gate); None keeps the job quiet apart from logging.
+    """
     settings = settings or Settings.from_env()
+    say = report or (lambda line: log.info("%s", line))
     factory = session_factory(settings.database_url)
     with session_scope(factory) as session:
         runs.start_run(session, config.run_id)
     try:
-        outcome = _retrain(config, settings, factory)
+        ready = preflight(config, settings, factory)
+        say(ready.summary())
+        if ready.base.warning:
+            say(f"warning: {ready.base.warning}")
+        outcome = _retrain(config, settings, factory, ready, say)
     except BaseException as error:
+        message = str(error) if isinstance(error, VoxguardError) else f"{type(error).__name__}: {error}"
+        message = message.splitlines()[0] if message else type(error).__name__
         with session_scope(factory) as session:
-            runs.finish_run(session, config.run_id, RUN_FAILED, error=f"{type(error).__name__}: {error}")
+            runs.finish_run(session, config.run_id, RUN_FAILED, error=message)
+        alerts.retrain_failed(factory, config.run_id, message, RETRY_RULE)
         raise
     with session_scope(factory) as session:
         runs.finish_run(
@@ -86,37 +124,93 @@ def run_retraining(config: RetrainConfig, settings: Settings | None = None) -> R
             gate=outcome.gate,
             champion=outcome.champion,
             challenger=outcome.challenger,
-            metrics={"promoted": outcome.promoted},
+            metrics={"promoted": outcome.promoted, "base_data": ready.base.describe(),
+                     "n_feedback_train": outcome.n_feedback_train, "wall_s": round(outcome.wall_s, 1)},
         )
+    alerts.retrain_finished(factory, config.run_id, outcome.promoted, outcome.champion, outcome.challenger,
+                            outcome.gate["reason"])
     return outcome
 
 
-def _retrain(config: RetrainConfig, settings: Settings, factory: Any) -> RetrainOutcome:
+@dataclass(frozen=True)
+class Preflight:
+    """What a run will use, checked before any training starts."""
+
+    champion_path: Path
+    champion: ModelPackage
+    base: BaseData
+    n_feedback: int
+
+    def summary(self) -> str:
+        return (f"champion {self.champion.version}; {self.n_feedback} verified feedback clips; "
+                f"base data: {self.base.describe()}")
+
+
+def preflight(config: RetrainConfig, settings: Settings, factory: Any) -> Preflight:
+    """Check the preconditions (enough verified feedback, base data present); one-line `PreconditionError`."""
+    with session_scope(factory) as session:
+        feedback_uris = {uri for uri, _, _ in verified_feedback(session)}
+    if len(feedback_uris) < MIN_FEEDBACK:
+        raise PreconditionError(
+            f"only {len(feedback_uris)} clips have a verified verdict; retraining needs at least {MIN_FEEDBACK} "
+            f"({MIN_HELDBACK} held back to judge the challenger, the rest to learn from): review more clips "
+            "(`voxguard review list`, the dashboard) and run it again"
+        )
+    champion_path, champion = _champion(settings, factory)
+    base = resolve_base_data(config.manifest, champion.training.get("manifest"),
+                             Path(settings.data_dir) / "retrain", frozenset(feedback_uris))
+    _check_manifest(base.manifest)
+    return Preflight(champion_path, champion, base, len(feedback_uris))
+
+
+def _check_manifest(path: Path) -> None:
+    """The base manifest loads, with train and dev rows of both classes (what training needs)."""
+    from jobs.train.manifest import load_manifest
+
+    try:
+        frame = load_manifest(path)
+    except (ValueError, OSError, KeyError) as error:
+        raise PreconditionError(f"the base training manifest cannot be used: {error}") from error
+    for split in ("train", "dev"):
+        if set(frame.loc[frame["split"] == split, "label"]) != {"bonafide", "spoof"}:
+            raise PreconditionError(f"the base training manifest {path} has no {split} rows of both classes")
+
+
+def _retrain(config: RetrainConfig, settings: Settings, factory: Any, ready: Preflight,
+             say: Callable[[str], None]) -> RetrainOutcome:
     from jobs.train.config import TrainJobConfig
     from jobs.train.trainer import train
 
-    champion_path, champion = _champion(settings, factory)
-    manifest = config.manifest or _recorded_manifest(champion)
+    started = time.monotonic()
+    champion_path, champion, manifest = ready.champion_path, ready.champion, ready.base.manifest
     s3 = S3Options(settings.s3_endpoint, settings.s3_region)
     with session_scope(factory) as session:
         feedback = load_feedback_clips(
-            session, champion.config.audio, s3, config.holdback_fraction, seed=config.seed
+            session, champion.config.audio, s3, config.holdback_fraction, min_heldback=MIN_HELDBACK,
+            seed=config.seed,
         )
         runs.heartbeat(session, config.run_id)
     for skipped in feedback.skipped:
-        log.warning("feedback clip skipped: %s", skipped)
-    log.info("feedback: %d clips to train on, %d held back", len(feedback.train), len(feedback.heldback))
+        say(f"feedback clip skipped: {skipped}")
+    if len(feedback.heldback) < MIN_HELDBACK or not len(feedback.train):
+        raise PreconditionError(
+            f"only {len(feedback.train) + len(feedback.heldback)} feedback clips could be read "
+            f"({len(feedback.skipped)} skipped); retraining needs at least {MIN_FEEDBACK}"
+        )
+    say(f"feedback: {len(feedback.train)} clips to train on, {len(feedback.heldback)} held back for the gate")
 
     out_dir = Path(settings.data_dir) / "models"
     cache_dir = Path(settings.data_dir) / "cache" / "decoded"
+    progress = EpochProgress(config.epochs, say, lambda: _heartbeat(factory, config.run_id))
     result = train(
         TrainJobConfig(
             manifest=Path(manifest),
             out=out_dir / f"challenger-run{config.run_id}.vxpkg",
             init=champion_path,
-            extra_train=feedback.train if len(feedback.train) else None,
+            extra_train=feedback.train,
             extra_weight=config.feedback_weight,
             epochs=config.epochs,
+            batches_per_epoch=config.batches_per_epoch,
             # The last epoch's weights, all epochs run: the corpus dev split knows nothing of the
             # feedback, so picking (or stopping at) its best epoch often kept the first, warm-up
             # epoch and dropped what the feedback taught. The gate below is the model selection.
@@ -132,19 +226,21 @@ def _retrain(config: RetrainConfig, settings: Settings, factory: Any) -> Retrain
             seed=config.seed,
             ray_address=settings.ray_address,  # the command's settings, not a second read of the environment
             verbose=False,
+            progress=progress,
         )
     )
     challenger_path = out_dir / f"{result.version}.vxpkg"
     Path(result.package_path).replace(challenger_path)
     challenger = ModelPackage.load(challenger_path)
-    with session_scope(factory) as session:
-        runs.heartbeat(session, config.run_id)
+    _heartbeat(factory, config.run_id)
 
+    say("gate: scoring champion and challenger on the gate set and the held-back feedback")
     gate_set = _gate_set(Path(manifest), champion, config, cache_dir)
     decision = gate.decide(
         _evidence(champion, gate_set, feedback.heldback),
         _evidence(challenger, gate_set, feedback.heldback),
         tolerance=config.gate_tolerance,
+        min_heldback=MIN_HELDBACK,
     )
     log.info("gate: %s", decision.reason)
     with session_scope(factory) as session:
@@ -167,7 +263,14 @@ def _retrain(config: RetrainConfig, settings: Settings, factory: Any) -> Retrain
         promoted=decision.promote,
         gate=decision.to_dict(),
         challenger_path=challenger_path,
+        n_feedback_train=len(feedback.train),
+        wall_s=time.monotonic() - started,
     )
+
+
+def _heartbeat(factory: Any, run_id: int) -> None:
+    with session_scope(factory) as session:
+        runs.heartbeat(session, run_id)
 
 
 def _champion(settings: Settings, factory: Any) -> tuple[Path, ModelPackage]:
@@ -186,16 +289,6 @@ def _champion(settings: Settings, factory: Any) -> tuple[Path, ModelPackage]:
         return path, package
     path = localise(uri, settings)
     return path, ModelPackage.load(path)
-
-
-def _recorded_manifest(package: ModelPackage) -> Path:
-    recorded = package.training.get("manifest")
-    if not recorded or not Path(recorded).exists():
-        raise FileNotFoundError(
-            "the production model does not name an available training manifest "
-            f"({recorded!r}); pass --manifest with the corpus manifest to fine-tune on"
-        )
-    return Path(recorded)
 
 
 def _gate_set(manifest: Path, champion: ModelPackage, config: RetrainConfig, cache_dir: Path) -> ClipSet:

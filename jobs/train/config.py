@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from siamese.config import ModelConfig
@@ -54,6 +55,8 @@ class TrainJobConfig(TrainConfig):
     max_dev_clips: int | None = None
     max_test_clips: int | None = None
     verbose: bool = True
+    # Called on the driver with each epoch's report (epoch, loss, dev_eer, ...), e.g. to print progress.
+    progress: Callable[[dict[str, Any]], None] | None = None
 
     def __post_init__(self) -> None:
         # Ray Train and pyarrow need an absolute path or a URI: `--storage-path var/runs` must work too.

@@ -128,7 +128,10 @@ def run_trainer(config: TrainJobConfig, data: dict[str, pd.DataFrame]):
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
+    from jobs.train.progress import ProgressRelay
+
     _quiet_data()
+    relay = ProgressRelay(config.progress) if config.progress else None
     if not config.resume:
         _delete_run(config)
     check_resume(config)
@@ -144,10 +147,15 @@ def run_trainer(config: TrainJobConfig, data: dict[str, pd.DataFrame]):
             storage_path=config.storage_path,
             checkpoint_config=CheckpointConfig(num_to_keep=2),
             failure_config=FailureConfig(max_failures=config.max_failures),
+            callbacks=[relay.callback] if relay else None,
         ),
         datasets={"train": ray.data.from_pandas(data["train"][list(ROW_FIELDS)])},
     )
-    return trainer.fit()
+    try:
+        return trainer.fit()
+    finally:
+        if relay:
+            relay.close()
 
 
 def _run_dir(config: TrainJobConfig) -> Path:
