@@ -17,7 +17,7 @@ def test_cli_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("VOXGUARD_DB_URL", url)
     assert main(["db", "upgrade"]) == 0
-    assert "revision 0001" in capsys.readouterr().out
+    assert "revision 0002" in capsys.readouterr().out
     f = session_factory(url)
     with session_scope(f) as s:
         enqueue_scores(s, [row("s3://x/a.wav"), row("s3://x/b.wav", confidence=0.1)], "job-cli", "v1")
@@ -72,3 +72,44 @@ def test_the_first_admin_can_be_added_to_a_new_database(tmp_path: Path, monkeypa
     assert "added admin admin" in capsys.readouterr().out
     assert main(["review", "reviewers", "add", "Admin", "--db-url", url]) == 2  # the same account, other case
     assert "already exists" in capsys.readouterr().err
+
+
+def test_empty_lists_say_so_and_tables_have_headers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from voxguard.commands.jobs import job_lines
+
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    monkeypatch.setenv("VOXGUARD_DB_URL", url)
+    assert main(["db", "upgrade"]) == 0
+    capsys.readouterr()
+    for command, sentence in ((["models", "list"], "no models registered yet"),
+                              (["review", "list"], "no open items in the review queue"),
+                              (["review", "reviewers", "list"], "no reviewers yet"),
+                              (["policy", "runs"], "no retraining runs yet"),
+                              (["alerts", "list"], "no alert hooks configured")):
+        assert main(command) == 0
+        assert capsys.readouterr().out.startswith(sentence), command
+    assert job_lines([], "http://127.0.0.1:8265") == [
+        "no jobs on http://127.0.0.1:8265 yet (`voxguard submit score ...` starts one)"]
+
+    with session_scope(session_factory(url)) as s:
+        enqueue_scores(s, [row("s3://x/a.wav")], "job-h", "v1")
+        register_candidate(s, "v1", "file:///m/v1.vxpkg", threshold=0.5)
+    monkeypatch.setenv("VOXGUARD_REVIEWER_PASSWORD", "pw")
+    assert main(["review", "reviewers", "add", "ann"]) == 0
+    capsys.readouterr()
+    assert main(["models", "list"]) == 0
+    header, first = capsys.readouterr().out.splitlines()
+    assert header.split() == ["version", "status", "threshold", "created", "(UTC)", "artefact"]
+    assert first.split()[:3] == ["v1", "candidate", "0.500"]
+    assert main(["review", "list"]) == 0
+    count, header, first = capsys.readouterr().out.splitlines()
+    assert count == "1 item(s)" and header.split() == ["item", "prio", "model", "score", "status", "verdict",
+                                                       "reviews", "clip"]
+    assert first.split()[-1] == "s3://x/a.wav"
+    assert main(["review", "reviewers", "list"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].split() == ["name", "role", "state"]
+    lines = job_lines([{"submission_id": "voxguard-score-1", "status": "RUNNING", "start_time": 0,
+                        "entrypoint": "voxguard score x"}], None)
+    assert lines[0].split() == ["submission", "id", "status", "started", "entrypoint"]
+    assert lines[1].split() == ["voxguard-score-1", "RUNNING", "-", "voxguard", "score", "x"]

@@ -51,10 +51,20 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(jobs, indent=2))
         return 0
-    for job in jobs:
-        print(f"{job['submission_id']}  {job['status']:<9}  {_when(job['start_time'])}  "
-              f"{job['entrypoint']}")
+    print("\n".join(job_lines(jobs, args.address)))
     return 0
+
+
+def job_lines(jobs: list[dict], address: str | None) -> list[str]:
+    """`jobs list` as text: a header and one line per job, or a sentence when there are none."""
+    if not jobs:
+        return [f"no jobs on {address or 'the cluster'} yet (`voxguard submit score ...` starts one)"]
+    width = max(len("submission id"), *(len(str(j["submission_id"])) for j in jobs))
+    lines = [f"{'submission id':{width}}  {'status':<9}  {'started':19}  entrypoint"]
+    for job in jobs:
+        lines.append(f"{job['submission_id']:{width}}  {job['status']:<9}  {_when(job['start_time']):19}  "
+                     f"{job['entrypoint']}")
+    return lines
 
 
 def _status(args: argparse.Namespace) -> int:

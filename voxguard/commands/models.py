@@ -25,9 +25,15 @@ def _list(args: argparse.Namespace) -> int:
     from feedback.registry import list_versions
 
     with session_factory(args.db_url)() as s:
-        for m in list_versions(s):
+        versions = list_versions(s)
+        if not versions:
+            print("no models registered yet: scoring uses the bundled model until a retraining or "
+                  "`voxguard models promote` registers one")
+            return 0
+        print(f"{'version':24} {'status':10} {'threshold':10} {'created (UTC)':17} artefact")
+        for m in versions:
             thr = "-" if m.threshold is None else f"{m.threshold:.3f}"
-            print(f"{m.version:24} {m.status:10} thr={thr:6} {m.created_at:%Y-%m-%d %H:%M}  {m.artefact_uri}")
+            print(f"{m.version:24} {m.status:10} {thr:10} {m.created_at:%Y-%m-%d %H:%M}  {m.artefact_uri}")
     return 0
 
 

@@ -60,11 +60,17 @@ def _list(args: argparse.Namespace) -> int:
 
     with _factory(args)() as s:
         page = list_queue(s, QueueFilter(status=None if args.all else "open", job_id=args.job), page_size=args.limit)
-    print(f"{page.total} item(s)")
+    if not page.rows:
+        scope = "items" if args.all else "open items"
+        print(f"no {scope} in the review queue" + (f" for job {args.job}" if args.job else "")
+              + ("" if args.all else " (`--all` includes decided ones)"))
+        return 0
+    print(f"{page.total} item(s)" + (f", showing {len(page.rows)}" if page.total > len(page.rows) else ""))
+    print(f"{'item':>7}  {'prio':>5}  {'model':12} {'score':>6}  {'status':7} {'verdict':8} {'reviews':>7}  clip")
     for r in page.rows:
         score = "-" if r.model_score is None else f"{r.model_score:.3f}"
-        print(f"{r.item_id:>7}  {r.priority:5.2f}  {r.model_label or '-':8} {score:>6}  {r.status:7} "
-              f"{r.final_verdict or '-':8} reviews={r.n_reviews}  {r.uri}")
+        print(f"{r.item_id:>7}  {r.priority:5.2f}  {r.model_label or '-':12} {score:>6}  {r.status:7} "
+              f"{r.final_verdict or '-':8} {r.n_reviews:>7}  {r.uri}")
     return 0
 
 
@@ -136,6 +142,11 @@ def _list_reviewers(args: argparse.Namespace) -> int:
     from feedback.reviewers import list_reviewers
 
     with _factory(args)() as s:
-        for r in list_reviewers(s):
+        reviewers = list_reviewers(s)
+        if not reviewers:
+            print("no reviewers yet (`voxguard review reviewers add NAME --role admin` creates the first)")
+            return 0
+        print(f"{'name':20} {'role':8} state")
+        for r in reviewers:
             print(f"{r.username:20} {r.role:8} {'active' if r.active else 'inactive'}")
     return 0
