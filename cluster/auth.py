@@ -77,3 +77,29 @@ def ensure_token(ray_executable: str, env: dict[str, str]) -> None:
         [ray_executable, "get-auth-token", "--generate"],
         env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+
+
+def ray_cli_env_lines(dashboard_url: str, environ: dict[str, str] | None = None) -> list[str]:
+    """What a user types so Ray's own CLI (`ray job submit`, `ray job list`) works against our head.
+
+    Ray's CLI sends the token only when `RAY_AUTH_MODE=token` is set in its
+    environment (otherwise: "AuthenticationError: Missing authentication token");
+    it then reads the token from RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or
+    ~/.ray/auth_token, the same places `token_available` looks. The address goes
+    on the command line, not in RAY_ADDRESS: voxguard's own jobs read RAY_ADDRESS
+    as a Ray (GCS) address and refuse a dashboard URL there.
+    """
+    env = os.environ if environ is None else environ
+    mode = env.get(AUTH_MODE_ENV, "token").lower()
+    if mode != "token":
+        return [f"ray job list --address {dashboard_url}   (token auth is off: {AUTH_MODE_ENV}={mode})"]
+    if env.get("RAY_AUTH_TOKEN"):
+        source = "RAY_AUTH_TOKEN"
+    else:
+        home = env.get("HOME") or str(Path.home())
+        source = env.get("RAY_AUTH_TOKEN_PATH") or str(Path(home) / ".ray" / "auth_token")
+    return [
+        f"export {AUTH_MODE_ENV}=token   # Ray's CLI then sends the token from {source}",
+        f"ray job submit --address {dashboard_url} -- voxguard score examples/clips --out var/scores",
+        f"ray job list --address {dashboard_url}",
+    ]

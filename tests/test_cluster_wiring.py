@@ -99,13 +99,14 @@ def test_scheduled_retraining_is_accepted_by_a_token_auth_head(local_head: head.
 
     voxguard("db", "upgrade")
     assert "retraining requested (run 1)" in voxguard("policy", "request", "--reason", "test")
-    assert "launched retraining run 1" in voxguard("scheduler", "--once")
+    # The scheduler takes retrain's options and hands them to the run it launches.
+    assert "launched retraining run 1" in voxguard("scheduler", "--once", "--epochs", "2", "--batches-per-epoch", "3")
 
     jobs = [j for j in jobs_api.list_jobs(local_head.dashboard_url)
             if str(j["submission_id"]).startswith("voxguard-retrain-1-")]
     assert len(jobs) == 1, jobs
     assert jobs[0]["metadata"] == {"voxguard_kind": "retrain"}
-    assert str(jobs[0]["entrypoint"]).endswith("voxguard retrain --run-id 1")
+    assert str(jobs[0]["entrypoint"]).endswith("voxguard retrain --run-id 1 --epochs 2 --batches-per-epoch 3")
     # The run was not marked "launch failed" (what a 401 from the head would have done).
     from feedback.db import session_factory
     from feedback.models import RetrainRun
@@ -118,3 +119,34 @@ def test_scheduled_retraining_is_accepted_by_a_token_auth_head(local_head: head.
     while jobs_api.job_status(str(jobs[0]["submission_id"]), local_head.dashboard_url) not in jobs_api.TERMINAL:
         assert time.monotonic() < deadline
         time.sleep(0.5)
+
+
+def test_rays_own_cli_works_against_our_head_with_the_printed_lines(local_head: head.HeadState, tmp_path: Path) -> None:
+    """`ray job submit` / `ray job list` as a Ray user types them, with what `voxguard cluster up` prints."""
+    from voxguard.commands.cluster import describe_head
+
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_AUTH_MODE", "RAY_ADDRESS")}
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+
+    def ray(*args: str, extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([ray_cli, *args], env={**env, **extra}, capture_output=True, text=True, timeout=120,
+                              cwd=tmp_path)
+
+    url = local_head.dashboard_url
+    # Without the printed export, Ray's CLI is refused by the token-auth head (what users hit before).
+    refused = ray("job", "list", "--address", url, extra={})
+    assert refused.returncode != 0 and "token" in (refused.stdout + refused.stderr).lower()
+
+    printed = describe_head(local_head)
+    start = next(i for i, line in enumerate(printed) if "Ray's own CLI:" in line)
+    lines = [printed[start].split("Ray's own CLI:", 1)[1].strip(), *(line.strip() for line in printed[start + 1:])]
+    assert lines[0].startswith("export RAY_AUTH_MODE=token") and ".ray/auth_token" in lines[0]
+    exported = dict(item.split("=", 1) for item in lines[0].split("#")[0].split()[1:])
+    assert f"--address {url}" in lines[1] and lines[2] == f"ray job list --address {url}"
+    submitted = ray("job", "submit", "--address", url, "--submission-id", "ray-cli-probe", "--",
+                    sys.executable, "-c", "print('hello from ray job submit')", extra=exported)
+    assert submitted.returncode == 0, submitted.stderr
+    assert "hello from ray job submit" in submitted.stdout + submitted.stderr  # submit follows the job's logs
+    listed = ray("job", "list", "--address", url, extra=exported)
+    assert listed.returncode == 0 and "ray-cli-probe" in listed.stdout + listed.stderr, listed.stderr
+    assert jobs_api.job_status("ray-cli-probe", url) == "SUCCEEDED"

@@ -52,12 +52,24 @@ def _up(args: argparse.Namespace) -> int:
     except RuntimeError as exc:
         print(f"error: {exc}")
         return 1
-    print(f"Ray head running (pid {state.pid})")
-    print(f"  dashboard / Jobs API: {state.dashboard_url}")
-    print(f"  Ray address:          {state.gcs_address}")
-    print(f"  submit a job:         voxguard submit score --address {state.dashboard_url} -- ...")
-    print(f"  use from ray.init:    export VOXGUARD_RAY_ADDRESS={state.gcs_address}")
+    print("\n".join(describe_head(state)))
     return 0
+
+
+def describe_head(state) -> list[str]:  # noqa: ANN001 - a cluster.head.HeadState (imported lazily)
+    """What `cluster up` prints: the addresses, and the lines to use voxguard's and Ray's own CLI with them."""
+    from cluster.auth import ray_cli_env_lines
+
+    ray_cli = ray_cli_env_lines(state.dashboard_url)
+    return [
+        f"Ray head running (pid {state.pid})",
+        f"  dashboard / Jobs API: {state.dashboard_url}",
+        f"  Ray address:          {state.gcs_address}",
+        f"  submit a job:         voxguard submit score --address {state.dashboard_url} -- ...",
+        f"  use from ray.init:    export VOXGUARD_RAY_ADDRESS={state.gcs_address}",
+        f"  Ray's own CLI:        {ray_cli[0]}",
+        *(f"                        {line}" for line in ray_cli[1:]),
+    ]
 
 
 def _down(args: argparse.Namespace) -> int:
