@@ -24,7 +24,7 @@ from voxguard.errors import InputError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_MANIFEST = REPO_ROOT / "examples" / "manifest.csv"
-FALLBACK_NAME = "sample-set-manifest.csv"
+FALLBACK_NAME = "sample-set-manifest.parquet"
 BUILD_HINT = "build the corpus with `make corpus` (about 30 min) or pass --manifest"
 
 
@@ -108,5 +108,5 @@ def write_sample_manifest(out: Path, exclude: frozenset[str] = frozenset()) -> P
             raise InputError(f"the bundled sample set has too few clips left for a {split} split once the feedback "
                              f"clips are set apart; {BUILD_HINT}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out, index=False)
+    frame.to_parquet(out, index=False)  # Parquet keeps the empty `augmentation` strings (CSV reads them as NaN)
     return out
