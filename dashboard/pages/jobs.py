@@ -13,7 +13,7 @@ from dashboard.auth import User
 from dashboard.context import db, db_url, settings
 from dashboard.safe import md
 from feedback.audit import audit
-from feedback.queue import job_score_values, job_scores, list_jobs
+from feedback.queue.jobs import job_score_values, job_scores, list_jobs
 from feedback.registry import list_versions, production
 from jobs.score.storage import S3Options, filesystem, list_parts, read_parts
 from voxguard.roots import AccessDenied

@@ -10,7 +10,7 @@ from dashboard.auth import User
 from dashboard.context import db
 from dashboard.safe import md
 from feedback.policy import get_policy, request_retrain, should_retrain, update_policy
-from feedback.queue import mismatches
+from feedback.queue.inputs import mismatches
 from feedback.runs import list_runs
 
 user: User = st.session_state["current_user"]

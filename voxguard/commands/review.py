@@ -56,7 +56,7 @@ def _factory(args: argparse.Namespace):
 
 
 def _list(args: argparse.Namespace) -> int:
-    from feedback.queue import QueueFilter, list_queue
+    from feedback.queue.listing import QueueFilter, list_queue
 
     with _factory(args)() as s:
         page = list_queue(s, QueueFilter(status=None if args.all else "open", job_id=args.job), page_size=args.limit)
@@ -79,7 +79,8 @@ def _password(prompt: str) -> str | None:
 
 def _verdict(args: argparse.Namespace) -> int:
     from feedback.db import session_scope
-    from feedback.queue import item_for_clip, record_verdict
+    from feedback.queue.listing import item_for_clip
+    from feedback.queue.verdicts import record_verdict
     from feedback.signin import sign_in
 
     # A verdict feeds retraining: it needs the reviewer's own credentials, as in the dashboard.
