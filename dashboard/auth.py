@@ -116,12 +116,21 @@ def sign_in_page() -> None:
 def _local_sign_in(username: str, password: str) -> tuple[User | None, str]:
     """The user, or None and why (locked accounts and wrong passwords counted in `feedback.signin`)."""
     with db() as session:
-        outcome = sign_in(session, username, password, channel="dashboard")
+        outcome = sign_in(session, username, password, channel="dashboard", client=_client())
         user = (User(username=outcome.reviewer.username, role=outcome.reviewer.role, via="local")
                 if outcome.reviewer else None)
     if user is None:
         time.sleep(0.5)  # slows password guessing a little without annoying people
     return user, outcome.message
+
+
+def _client() -> str:
+    """Where the attempt comes from, for the per-client backoff: the browser's address as Streamlit sees it.
+
+    Streamlit gives None for localhost (and no string in AppTest); all local browsers then share one backoff.
+    """
+    ip = st.context.ip_address
+    return f"ip:{ip if isinstance(ip, str) and ip else 'local'}"
 
 
 def sign_out(user: User) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import socket
 import sys
 
 from voxguard.commands._options import add_db_url_to_command, leaf_parsers
@@ -89,7 +90,8 @@ def _verdict(args: argparse.Namespace) -> int:
         print("error: set VOXGUARD_REVIEWER_PASSWORD or run in a terminal to be asked for it", file=sys.stderr)
         return 2
     with session_scope(_factory(args)) as s:
-        outcome = sign_in(s, args.reviewer, password, channel="cli")
+        outcome = sign_in(s, args.reviewer, password, channel="cli",
+                          client=f"cli:{getpass.getuser()}@{socket.gethostname()}")
     if outcome.reviewer is None:
         print(f"error: {outcome.message}", file=sys.stderr)
         return 1
