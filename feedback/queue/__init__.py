@@ -7,7 +7,8 @@ One module per job (this package re-exports their public names, so
 - `listing`: filtered, keyset-paged reads, facets, counts, one item's details (`list_queue`, ...);
 - `verdicts`: recording a verdict and the final-verdict rule (`record_verdict`, `decide_final`);
 - `inputs`: what retraining reads (mismatches, decided clips: `verified_feedback`, ...);
-- `jobs`: scoring-job queries for the dashboard (`list_jobs`, `job_scores`, ...).
+- `jobs`: scoring-job queries for the dashboard (`list_jobs`, `job_scores`, ...);
+- `assign`: task distribution (`claim_next`: each clip to as many reviewers as the rule needs).
 """
 
 from feedback.queue.ingest import EnqueueResult, enqueue_scores, finish_job, priority_of
@@ -34,6 +35,7 @@ from feedback.queue.verdicts import (
     final_verdict,
     record_verdict,
     required_agreement,
+    undo_verdict,
 )
 
 __all__ = [
@@ -41,5 +43,5 @@ __all__ = [
     "QueuePage", "QueueRow", "VerdictResult", "count_decided", "count_mismatches", "decide_final", "enqueue_scores",
     "final_verdict", "finish_job", "item_for_clip", "item_reviews", "item_score", "job_score_values", "job_scores",
     "list_jobs", "list_queue", "mismatches", "priority_of", "queue_counts", "queue_facets", "record_verdict",
-    "required_agreement", "verified_feedback",
+    "required_agreement", "undo_verdict", "verified_feedback",
 ]

@@ -26,6 +26,10 @@ class QueueFilter:
     flagged: bool | None = None
     model_label: str | None = None
     source: str | None = None  # Clip.source (added for the dashboard's filters)
+    name: str | None = None  # part of the clip's path or file name, any case (typed literally: % and _ too)
+    score_min: float | None = None  # model score range, inclusive
+    score_max: float | None = None
+    item_ids: tuple[int, ...] | None = None  # only these items (e.g. the ones assigned to a reviewer)
 
 
 @dataclass(frozen=True)
@@ -75,22 +79,7 @@ def list_queue(
     (status, priority, id) index); without a cursor `page` uses OFFSET.
     """
     f = filters or QueueFilter()
-    conds = []
-    if f.status:
-        conds.append(ReviewItem.status == f.status)
-    if f.model_version:
-        conds.append(ReviewItem.model_version == f.model_version)
-    if f.flagged is not None:
-        conds.append(ReviewItem.flagged.is_(f.flagged))
-    if f.model_label:
-        conds.append(ReviewItem.model_label == f.model_label)
-    if f.source:
-        conds.append(ReviewItem.clip_id.in_(select(Clip.id).where(Clip.source == f.source)))
-    if f.job_id:
-        conds.append(exists().where(
-            Score.clip_id == ReviewItem.clip_id, Score.scoring_job_id == ScoringJob.id,
-            ScoringJob.job_id == f.job_id,
-        ))
+    conds = filter_conditions(f)
     if sort == "priority":
         order = (ReviewItem.priority.desc(), ReviewItem.id.desc())
     elif sort == "newest":
@@ -127,6 +116,35 @@ def list_queue(
         total = session.scalar(select(func.count()).select_from(ReviewItem).where(*conds))
     next_cursor = _encode_cursor(rows[-1].priority, rows[-1].item_id) if len(rows) == page_size else None
     return QueuePage(rows=rows, page=page, page_size=page_size, total=total, next_cursor=next_cursor)
+
+
+def filter_conditions(f: QueueFilter) -> list[Any]:
+    """SQL conditions on ReviewItem for a filter (shared by listing and assignment)."""
+    conds: list[Any] = []
+    if f.status:
+        conds.append(ReviewItem.status == f.status)
+    if f.model_version:
+        conds.append(ReviewItem.model_version == f.model_version)
+    if f.flagged is not None:
+        conds.append(ReviewItem.flagged.is_(f.flagged))
+    if f.model_label:
+        conds.append(ReviewItem.model_label == f.model_label)
+    if f.source:
+        conds.append(ReviewItem.clip_id.in_(select(Clip.id).where(Clip.source == f.source)))
+    if f.name:
+        conds.append(ReviewItem.clip_id.in_(select(Clip.id).where(Clip.uri.icontains(f.name, autoescape=True))))
+    if f.score_min is not None:
+        conds.append(ReviewItem.model_score >= f.score_min)
+    if f.score_max is not None:
+        conds.append(ReviewItem.model_score <= f.score_max)
+    if f.item_ids is not None:
+        conds.append(ReviewItem.id.in_(f.item_ids))
+    if f.job_id:
+        conds.append(exists().where(
+            Score.clip_id == ReviewItem.clip_id, Score.scoring_job_id == ScoringJob.id,
+            ScoringJob.job_id == f.job_id,
+        ))
+    return conds
 
 
 def _encode_cursor(priority: float, item_id: int) -> str:

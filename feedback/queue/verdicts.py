@@ -30,6 +30,7 @@ from feedback.reviewers import is_disabled, roles_of
 
 DEFINITIVE = ("bonafide", "spoof")
 LEAD_ROLES = ("lead", "admin")
+UNDO_WINDOW = dt.timedelta(minutes=10)  # how long a reviewer can take a verdict back
 
 
 class ConcurrentUpdateError(RuntimeError):
@@ -101,6 +102,45 @@ def record_verdict(
                     note=note, created_at=now)
     session.add(review)
     session.flush()
+    final, status, version, stale = _settle(session, item_id, now, expected_version, max_retries)
+    session.expire(item)
+    audit(session, reviewer, "review.verdict", now=now, item_id=item_id, clip_id=item.clip_id,
+          verdict=verdict, note=note, final_verdict=final, version=version)
+    return VerdictResult(review_id=review.id, item_id=item_id, final_verdict=final,
+                         status=status, version=version, stale=stale)
+
+
+def undo_verdict(
+    session: Session, item_id: int, reviewer: str, *, now: dt.datetime | None = None,
+    window: dt.timedelta = UNDO_WINDOW, max_retries: int = 20,
+) -> VerdictResult | None:
+    """Take back `reviewer`'s latest verdict on the item if given within `window`; None if there is none.
+
+    Why: a reviewer working at two actions per clip will mis-click; without undo the
+    wrong verdict decides the item and feeds retraining. The review row is removed, the
+    item's state recomputed from the remaining reviews (same compare-and-set as a verdict),
+    and the audit trail keeps what was taken back.
+    """
+    now = now or utcnow()
+    review = session.scalars(select(Review).where(Review.item_id == item_id, Review.reviewer == reviewer)
+                             .order_by(Review.created_at.desc(), Review.id.desc()).limit(1)).first()
+    if review is None or review.created_at < now - window:
+        return None
+    taken = {"verdict": review.verdict, "note": review.note, "given_at": review.created_at, "review_id": review.id}
+    session.delete(review)
+    session.flush()
+    final, status, version, _ = _settle(session, item_id, now, None, max_retries)
+    audit(session, reviewer, "review.undo", now=now, item_id=item_id, clip_id=review.clip_id,
+          final_verdict=final, version=version, **taken)
+    return VerdictResult(review_id=review.id, item_id=item_id, final_verdict=final, status=status,
+                         version=version, stale=False)
+
+
+def _settle(
+    session: Session, item_id: int, now: dt.datetime, expected_version: int | None, max_retries: int,
+) -> tuple[str | None, str, int, bool]:
+    """Recompute the item's final verdict from all its reviews and write it with a compare-and-set on
+    `version`, retried on conflict. Returns (final, status, new version, stale)."""
     needed = required_agreement(session)
     stale = False
     for _ in range(max_retries):
@@ -124,14 +164,8 @@ def record_verdict(
             .values(**values).execution_options(synchronize_session=False)
         )
         if result.rowcount == 1:
-            break
-    else:
-        raise ConcurrentUpdateError(f"item {item_id}: version kept changing")
-    session.expire(item)
-    audit(session, reviewer, "review.verdict", now=now, item_id=item_id, clip_id=item.clip_id,
-          verdict=verdict, note=note, final_verdict=final, version=seen_version + 1)
-    return VerdictResult(review_id=review.id, item_id=item_id, final_verdict=final,
-                         status=values["status"], version=seen_version + 1, stale=stale)
+            return final, values["status"], seen_version + 1, stale
+    raise ConcurrentUpdateError(f"item {item_id}: version kept changing")
 
 
 def final_verdict(session: Session, item_id: int) -> str | None:
