@@ -9,6 +9,7 @@ from dashboard.auth import User
 from dashboard.context import db
 from dashboard.safe import md
 from feedback.audit import list_events
+from feedback.export import verdicts_bytes
 from feedback.models import ROLES
 from feedback.reviewers import add_reviewer, list_reviewers, set_active, set_role
 from feedback.stats import clip_agreement, reviewer_agreement
@@ -19,7 +20,7 @@ st.title("Reviewers")
 if done := state.pop("reviewers_done", None):
     st.success(done)
 
-agreement, audit_tab, accounts = st.tabs(["Agreement", "Audit trail", "Accounts"])
+agreement, audit_tab, accounts, export_tab = st.tabs(["Agreement", "Audit trail", "Accounts", "Export"])
 
 with agreement:
     with db() as session:
@@ -102,3 +103,20 @@ with accounts:
             st.rerun()
     else:
         st.caption("Only admins can add reviewers, change roles or disable accounts.")
+
+with export_tab:
+    st.markdown("Every verdict with its reviewer, time, note, clip, model version, the model's output and the "
+                "item's final verdict. Same as `voxguard review export FILE`.")
+    if user.can_manage:
+        fmt = st.radio("Format", ["csv", "parquet"], horizontal=True, key="export_format")
+
+        def _export() -> bytes:
+            # Built when the button is pressed (not on every page load), and audited as review.export.
+            with db() as session:
+                return verdicts_bytes(session, fmt, actor=user.username)
+
+        st.download_button(f"Download verdicts ({fmt.upper()})", data=_export, file_name=f"verdicts.{fmt}",
+                           mime="text/csv" if fmt == "csv" else "application/vnd.apache.parquet",
+                           key="export_download", type="primary", icon=":material/download:")
+    else:
+        st.caption("Only leads and admins can export the verdicts.")

@@ -1,4 +1,4 @@
-"""`voxguard review list | verdict | reviewers add`: reviewing without the dashboard."""
+"""`voxguard review list | verdict | export | reviewers ...`: reviewing without the dashboard."""
 
 from __future__ import annotations
 
@@ -32,6 +32,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          "VOXGUARD_REVIEWER_PASSWORD or a prompt")
     vd.add_argument("--model-version", help="which model's queue item (default: the latest)")
     vd.set_defaults(func=_verdict)
+
+    ex = sub.add_parser("export", help="write every verdict (reviewer, time, note, clip, model version, "
+                                       "model output, final verdict) to CSV or Parquet")
+    ex.add_argument("out", help="output file (.csv or .parquet; '-' writes CSV to stdout)")
+    ex.add_argument("--format", choices=["csv", "parquet"], default=None,
+                    help="file format (default: from the file name's suffix)")
+    ex.add_argument("--since", default=None, help="only verdicts given after this UTC date/time (ISO 8601)")
+    ex.add_argument("--job", default=None, help="only verdicts on clips of this scoring job id")
+    ex.set_defaults(func=_export)
 
     rv = sub.add_parser("reviewers", help="reviewer accounts")
     rsub = rv.add_subparsers(dest="reviewers_command", required=True)
@@ -108,6 +117,43 @@ def _verdict(args: argparse.Namespace) -> int:
             return 1
     print(f"recorded {args.verdict} by {args.reviewer}; item {res.item_id} is {res.status}"
           + (f" (final: {res.final_verdict})" if res.final_verdict else ""))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from feedback.db import session_scope
+    from feedback.export import format_for, write_verdicts
+    from voxguard.errors import InputError
+
+    fmt = "csv" if args.out == "-" and not args.format else format_for(args.out, args.format)
+    since = None
+    if args.since:
+        try:
+            since = dt.datetime.fromisoformat(args.since)
+        except ValueError:
+            raise InputError(f"--since must be an ISO 8601 date or time, not {args.since!r}") from None
+        since = since if since.tzinfo else since.replace(tzinfo=dt.timezone.utc)
+    if args.out == "-":
+        if fmt != "csv":
+            raise InputError("only CSV can be written to stdout")
+        with session_scope(_factory(args)) as s:
+            n = write_verdicts(s, sys.stdout.buffer, fmt, actor=getpass.getuser(), since=since, job_id=args.job)
+        print(f"{n} verdict(s)", file=sys.stderr)
+        return 0
+    out = os.path.abspath(args.out)
+    if not os.path.isdir(os.path.dirname(out)):
+        raise InputError(f"cannot write {args.out}: its folder does not exist")
+    tmp = out + ".partial"
+    try:
+        with session_scope(_factory(args)) as s:
+            n = write_verdicts(s, tmp, fmt, actor=getpass.getuser(), since=since, job_id=args.job)
+        os.replace(tmp, out)  # a reader never sees half a file
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    print(f"wrote {n} verdict(s) to {args.out} ({fmt})")
     return 0
 
 
