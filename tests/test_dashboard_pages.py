@@ -134,14 +134,16 @@ def test_reviewers_cannot_change_policy_or_request_retraining(db_url):
 def test_agreement_and_audit_trail(db_url):
     at = app_as("carol", role="lead", page="reviewers")
     assert not at.exception
-    per_reviewer = at.dataframe[0].value
+    kappa = at.dataframe[0].value  # Cohen's kappa per pair (the seeded reviews: alice and bob)
+    assert kappa[["reviewer A", "reviewer B"]].values.tolist() == [["alice", "bob"]]
+    per_reviewer = at.dataframe[1].value
     assert set(per_reviewer["reviewer"]) == {"alice", "bob"}
-    per_clip = at.dataframe[1].value
+    per_clip = at.dataframe[2].value
     assert (~per_clip["unanimous"]).sum() >= 1
     at.checkbox(key="rev_only_split").check().run()
-    assert not at.dataframe[1].value["unanimous"].any()
+    assert not at.dataframe[2].value["unanimous"].any()
     at.text_input(key="audit_action").input("review.verdict").run()
-    trail = at.dataframe[2].value
+    trail = at.dataframe[3].value
     n = query(db_url, "select count(*) from audit_events where action = 'review.verdict'")[0][0]
     assert len(trail) == n and set(trail["action"]) == {"review.verdict"}
     assert "Add reviewer" not in [b.label for b in at.button]  # leads are not admins
@@ -160,7 +162,7 @@ def test_admin_adds_a_reviewer_with_a_bcrypt_hash(db_url):
 
 def test_admin_disables_an_account_which_is_shut_out(db_url):
     alice = app_as("alice")  # a signed-in local session
-    assert not alice.exception and not alice.text_input  # the queue, not the sign-in form
+    assert not alice.exception and "Username" not in [t.label for t in alice.text_input]  # the queue, not sign-in
     admin = app_as("root", role="admin", page="reviewers")
     admin.selectbox(key="active_who").select("alice")
     admin.radio(key="active_action").set_value("disable")
