@@ -58,6 +58,8 @@ class Settings:
     review_blind: bool = field(default=False, metadata=_env("VOXGUARD_REVIEW_BLIND"))
     # Review page: hand each reviewer their own clips (as many reviewers per clip as the rule needs).
     review_assign: bool = field(default=False, metadata=_env("VOXGUARD_REVIEW_ASSIGN"))
+    # Key signing the dashboard's session cookie; empty: a random key kept in the data dir.
+    session_secret: str = field(default="", metadata=_env("VOXGUARD_SESSION_SECRET"))
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
