@@ -56,3 +56,35 @@ def fmt_pct(value: Any) -> str:
 def fmt_num(value: Any) -> str:
     """A number with 4 decimals (— when missing)."""
     return "—" if value is None else f"{float(value):.4f}"
+
+
+LABEL_COLOURS = {"bonafide": "#009E73", "spoof": "#D55E00", "inconclusive": "#E69F00"}
+
+
+def score_histogram(frame: pd.DataFrame, threshold: float | None = None) -> alt.LayerChart:
+    """Clip scores binned and stacked by the model's label, with the threshold and the abstain band.
+
+    The band is drawn where the job actually abstained (the range of scores labelled
+    inconclusive), so it shows the rule as applied to these clips.
+    """
+    labels = [k for k in LABEL_COLOURS if k in set(frame["label"])] + sorted(
+        set(frame["label"].dropna()) - set(LABEL_COLOURS))
+    bars = alt.Chart(frame).mark_bar().encode(
+        x=alt.X("score:Q", bin=alt.Bin(maxbins=40), title="clip score (higher = more bona fide)"),
+        y=alt.Y("count()", title="clips", stack=True),
+        color=alt.Color("label:N", scale=alt.Scale(domain=labels,
+                                                   range=[LABEL_COLOURS.get(k, "#999999") for k in labels]),
+                        legend=alt.Legend(orient="top", title=None)))
+    layers: list[alt.Chart] = []
+    band = frame.loc[frame["label"] == "inconclusive", "score"]
+    if len(band):
+        layers.append(alt.Chart(pd.DataFrame({"lo": [band.min()], "hi": [band.max()]})).mark_rect(
+            color="#E69F00", opacity=0.15).encode(x="lo:Q", x2="hi:Q",
+                                                  tooltip=[alt.Tooltip("lo", title="abstain from", format=".3f"),
+                                                           alt.Tooltip("hi", title="to", format=".3f")]))
+    layers.append(bars)
+    if threshold is not None:
+        layers.append(alt.Chart(pd.DataFrame({"t": [threshold]})).mark_rule(color="black", strokeDash=[6, 3],
+                                                                            size=2)
+                      .encode(x="t:Q", tooltip=[alt.Tooltip("t", title="threshold", format=".3f")]))
+    return alt.layer(*layers).properties(height=240)

@@ -40,7 +40,32 @@ def test_jobs_list_results_histogram_and_download(db_url):
     results = at.dataframe[1].value
     assert len(results) == n and set(results.columns) >= {"uri", "label", "score", "flagged"}
     assert len(at.get("vega_lite_chart")) == 1  # the score histogram
+    spec = at.get("vega_lite_chart")[0].proto.spec
+    assert '"label"' in spec and "threshold" in spec  # split by label, the production threshold drawn
+    assert at.caption[-1].value.startswith("Labels: ")
     assert at.get("download_button")
+    assert "bulk_start" not in [b.key for b in at.button]  # reviewers cannot bulk-confirm
+
+
+def test_a_lead_bulk_confirms_a_jobs_confident_spoofs_after_confirmation(db_url):
+    want = {r[0] for r in query(db_url, "select i.id from review_items i join scoring_jobs j on j.id = i.scoring_job_id "
+                                        "where j.job_id = 'job-0002' and i.status = 'open' "
+                                        "and i.model_label = 'spoof' and i.confidence >= 0.9")}
+    assert want
+    at = app_as("carol", role="lead", page="jobs")
+    at.selectbox(key="jobs_selected").select("job-0002").run()
+    at.slider(key="bulk_floor").set_value(0.9).run()
+    at.button(key="bulk_start").click().run()
+    assert f"on {len(want):,} clip(s)" in at.warning[0].value
+    assert query(db_url, "select count(*) from reviews where reviewer = 'carol'") == [(0,)]  # nothing yet
+    at.button(key="bulk_confirm").click().run()
+    assert not at.exception
+    got = {r[0] for r in query(db_url, "select item_id from reviews where reviewer = 'carol' and verdict = 'spoof'")}
+    assert got == want
+    assert query(db_url, "select count(*) from review_items where id in ({}) and status = 'decided' "
+                         "and final_verdict = 'spoof'".format(",".join(map(str, want)))) == [(len(want),)]
+    events = query(db_url, "select actor from audit_events where action = 'review.bulk_confirm'")
+    assert events == [("carol",)]
 
 
 def test_submitting_a_job_starts_voxguard_score_and_shows_its_outcome(db_url, tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ One module per job (this package re-exports their public names, so
 - `verdicts`: recording a verdict and the final-verdict rule (`record_verdict`, `decide_final`);
 - `inputs`: what retraining reads (mismatches, decided clips: `verified_feedback`, ...);
 - `jobs`: scoring-job queries for the dashboard (`list_jobs`, `job_scores`, ...);
+- `bulk`: a lead confirms a job's confident spoofs at once (`confident_spoofs`, `bulk_confirm_spoofs`);
 - `assign`: task distribution (`claim_next`: each clip to as many reviewers as the rule needs).
 """
 

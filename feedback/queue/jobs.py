@@ -26,3 +26,10 @@ def job_score_values(session: Session, job_id: str) -> list[float]:
     stmt = (select(Score.score).join(ScoringJob, ScoringJob.id == Score.scoring_job_id)
             .where(ScoringJob.job_id == job_id, Score.score.is_not(None)))
     return [float(v) for v in session.scalars(stmt)]
+
+
+def job_score_labels(session: Session, job_id: str) -> list[tuple[float, str | None]]:
+    """(score, label) of every non-error clip of a job: the histogram split by label (two columns only)."""
+    stmt = (select(Score.score, Score.label).join(ScoringJob, ScoringJob.id == Score.scoring_job_id)
+            .where(ScoringJob.job_id == job_id, Score.score.is_not(None)))
+    return [(float(v), label) for v, label in session.execute(stmt)]
