@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+import streamlit.components.v1 as components
 
 from dashboard import audio, evidence
 from dashboard.auth import User
@@ -22,6 +23,21 @@ from feedback.queue.listing import (
 from feedback.queue.verdicts import record_verdict, undo_verdict
 
 ANY = "(any)"
+# Streamlit has no key binding for st.audio: a zero-height component (same origin as the page)
+# adds one keydown handler to the page, once per browser tab.
+PLAY_PAUSE_KEY = """<script>
+const w = window.parent;
+if (!w.__voxguardPlayKey) {
+  w.__voxguardPlayKey = true;
+  w.document.addEventListener("keydown", (e) => {
+    if (!(e.altKey && e.code === "KeyK")) return;
+    const a = w.document.querySelector("audio");
+    if (!a) return;
+    e.preventDefault();
+    if (a.paused) { a.play(); } else { a.pause(); }
+  });
+}
+</script>"""
 VERDICT_BUTTONS = (("bonafide", "Bona fide", "Alt+B"), ("spoof", "Spoof", "Alt+S"), ("unsure", "Unsure", "Alt+U"))
 VERDICT_ICONS = {"bonafide": ":material/record_voice_over:", "spoof": ":material/dangerous:",
                  "unsure": ":material/help:"}
@@ -301,7 +317,8 @@ with right:
         st.info("Blind review: the model's output and other reviewers' verdicts are shown once you have voted.",
                 icon=":material/visibility_off:")
 
-    segments = audio.segments_frame(score.segments if score and shown else [])
+    # Blind: the windows are still playable regions, in time order, without the model's probabilities.
+    segments = audio.segments_frame(score.segments if score else [])
     seg_key = f"seg_{row.item_id}"
     spec = None
     changed = False  # the audio at the path is not what was scored: not played, no verdict
@@ -322,21 +339,30 @@ with right:
         if picked_points:
             state[seg_key] = int(picked_points[0]["segment"])
 
-    if len(segments):
+    if len(segments) and shown:
         st.altair_chart(audio.timeline_chart(spec, segments), key=f"chart_{row.item_id}",
                         on_select=_clicked_segment, selection_mode="seg", width="stretch")
-    order = segments.sort_values("prob_bonafide")["segment"].tolist() if len(segments) else []
+    if not len(segments):
+        order = []
+    elif shown:
+        order = segments.sort_values("prob_bonafide")["segment"].tolist()
+    else:
+        order = segments["segment"].tolist()
 
     def _seg_label(i: int | None) -> str:
         if i is None:
             return "Whole clip"
         s = segments.iloc[i]
+        if not shown:
+            return f"#{i}: {s.start_s:.1f}–{s.end_s:.1f} s"
         return (f"{'⚠ ' if s.suspicious else ''}#{i}: {s.start_s:.1f}–{s.end_s:.1f} s, "
                 f"P(bona fide) {s.prob_bonafide:.2f}")
 
-    chosen = st.selectbox("Play from segment (click a band in the chart, or pick; most suspicious first)",
-                          [None, *order], format_func=_seg_label, key=seg_key)
+    chosen = st.selectbox("Play a region (click a band in the chart, or pick; most suspicious first)" if shown
+                          else "Play a region (in time order)", [None, *order], format_func=_seg_label, key=seg_key)
     if data is not None:
+        # Alt+K plays/pauses the clip from anywhere on the page (a key handler added once to the page).
+        components.html(PLAY_PAUSE_KEY, height=0)
         if chosen is None:
             st.audio(data, format=audio.audio_mime(row.uri))
         else:
