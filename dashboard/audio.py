@@ -166,12 +166,15 @@ def timeline_chart(spec: Spectrogram | None, segments: pd.DataFrame, selection: 
     pick = alt.selection_point(name=selection, fields=["segment", "start_s", "end_s"], on="click")
     prob_axis = alt.Y("prob_bonafide:Q", title="P(bona fide)", scale=alt.Scale(domain=[0, 1]),
                       axis=alt.Axis(orient="right"))
-    bands = alt.Chart(segments).mark_rect(stroke="white", strokeWidth=0.5).encode(
+    bands = alt.Chart(segments).mark_rect().encode(
         x="start_s:Q", x2="band_end_s",
-        color=alt.condition("datum.suspicious", alt.value("#ff3b30"), alt.value("#ffffff")),
-        # Suspicious bands tinted, the others nearly clear (but still clickable); the picked one brighter.
-        opacity=alt.when(pick, empty=False).then(alt.value(0.35))
-        .when(alt.datum.suspicious).then(alt.value(0.18)).otherwise(alt.value(0.02)),
+        color=alt.condition("datum.suspicious", alt.value("#00e5ff"), alt.value("#ffffff")),
+        # Suspicious bands tinted cyan (visible on the dark magma spectrogram, unlike red) with a
+        # bright outline; the others nearly clear (but still clickable); the picked one brighter.
+        stroke=alt.condition("datum.suspicious", alt.value("#00e5ff"), alt.value("#ffffff")),
+        strokeWidth=alt.condition("datum.suspicious", alt.value(2.0), alt.value(0.5)),
+        opacity=alt.when(pick, empty=False).then(alt.value(0.45))
+        .when(alt.datum.suspicious).then(alt.value(0.28)).otherwise(alt.value(0.02)),
         tooltip=["segment", alt.Tooltip("start_s", format=".1f"), alt.Tooltip("end_s", format=".1f"),
                  alt.Tooltip("prob_bonafide", format=".3f"), alt.Tooltip("score", format=".3f")],
     ).add_params(pick)

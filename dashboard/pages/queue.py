@@ -196,12 +196,12 @@ with left:
     picked = st.dataframe(table, hide_index=True, key="q_table", on_select="rerun",
                           selection_mode=["single-row", "single-cell"], height=min(38 + 35 * len(rows), 520),
                           width="stretch",
-                          column_config={" ": st.column_config.TextColumn(width=22),
-                                         "item": st.column_config.NumberColumn(width=48),
-                                         "clip": st.column_config.TextColumn(width=190),
-                                         "label": st.column_config.TextColumn(width=70),
-                                         "score": st.column_config.NumberColumn(format="%.2f", width=50),
-                                         "flagged": st.column_config.CheckboxColumn(width=56),
+                          column_config={" ": st.column_config.TextColumn(width=20),
+                                         "item": st.column_config.NumberColumn(width=42),
+                                         "clip": st.column_config.TextColumn(width=130),
+                                         "label": st.column_config.TextColumn(width=84),
+                                         "score": st.column_config.NumberColumn(format="%.2f", width=46),
+                                         "flagged": st.column_config.CheckboxColumn(width=52),
                                          "reviews": st.column_config.NumberColumn(width=56)})
     selection = getattr(picked, "selection", None)
     sel = list(getattr(selection, "rows", []) or []) + [c[0] for c in (getattr(selection, "cells", []) or [])]
