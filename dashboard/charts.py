@@ -88,3 +88,45 @@ def score_histogram(frame: pd.DataFrame, threshold: float | None = None) -> alt.
                                                                             size=2)
                       .encode(x="t:Q", tooltip=[alt.Tooltip("t", title="threshold", format=".3f")]))
     return alt.layer(*layers).properties(height=240)
+
+
+def group_eer_chart(groups: dict[str, float], overall: float | None = None) -> alt.LayerChart:
+    """Per-generator EER as horizontal bars, worst first, with the overall EER as a rule."""
+    frame = pd.DataFrame([{"generator": g, "eer": 100 * e} for g, e in groups.items()])
+    bars = alt.Chart(frame).mark_bar(color="#D55E00").encode(
+        x=alt.X("eer:Q", title="EER %"), y=alt.Y("generator:N", sort="-x", title=None),
+        tooltip=["generator", alt.Tooltip("eer", format=".2f", title="EER %")])
+    layers: list[alt.Chart] = [bars]
+    if overall is not None:
+        layers.append(alt.Chart(pd.DataFrame({"eer": [100 * overall]})).mark_rule(color="black", strokeDash=[4, 3])
+                      .encode(x="eer:Q", tooltip=[alt.Tooltip("eer", format=".2f", title="overall EER %")]))
+    return alt.layer(*layers).properties(height=max(120, 18 * len(frame)))
+
+
+def training_curves(history: list[dict[str, Any]]) -> alt.HConcatChart:
+    """Loss and dev EER per epoch (the package's training history)."""
+    frame = pd.DataFrame(history)
+    loss = alt.Chart(frame).mark_line(point=True).encode(x=alt.X("epoch:O"), y=alt.Y("loss:Q", title="training loss"))
+    charts = [loss.properties(title="loss", height=200, width=300)]
+    if "dev_eer" in frame:
+        dev = alt.Chart(frame.assign(dev_eer_pct=100 * frame["dev_eer"])).mark_line(point=True, color="#D55E00").encode(
+            x=alt.X("epoch:O"), y=alt.Y("dev_eer_pct:Q", title="dev EER %"))
+        charts.append(dev.properties(title="dev EER", height=200, width=300))
+    return alt.hconcat(*charts)
+
+
+def gate_of(runs: list[Any], version: str) -> dict[str, Any] | None:
+    """The gate decision recorded for `version` as a retraining run's challenger (latest run first)."""
+    for run in runs:
+        if run.challenger_version == version and run.gate:
+            return dict(run.gate)
+    return None
+
+
+def gate_summary(gate: dict[str, Any]) -> str:
+    """One line: promoted or not, the EERs compared and the gate's reason."""
+    verdict = "**passed** (promote)" if gate.get("promote", gate.get("promoted")) else "**failed** (keep the champion)"
+    a, b = gate.get("champion_gate_eer"), gate.get("challenger_gate_eer")
+    eers = f" · gate EER {fmt_pct(a)} → {fmt_pct(b)}" if a is not None and b is not None else ""
+    reason = gate.get("reason")
+    return verdict + eers + (f" · {reason}" if reason else "")

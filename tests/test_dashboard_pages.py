@@ -100,8 +100,10 @@ def test_models_show_metrics_curves_and_generators(db_url):
     assert not at.exception
     table = at.dataframe[0].value
     assert table.loc[table["status"] == "production", " "].tolist() == ["★"]
-    assert len(at.get("vega_lite_chart")) == 2  # ROC + DET
-    assert len(at.dataframe[1].value) == 5  # per-generator EER
+    assert [c for c in table.columns if c.startswith("EER %")] == ["EER % · dev"]  # the data set beside the EER
+    charts = [c.proto.spec for c in at.get("vega_lite_chart")]
+    assert len(charts) == 3  # ROC + DET + per-generator EER bars
+    assert '"generator"' in charts[2] and "EER %" in charts[2]
     assert "models_promote" not in [b.key for b in at.button]  # reviewers cannot promote
 
 
@@ -111,6 +113,8 @@ def test_promote_needs_confirmation(db_url):
     at.selectbox(key="models_version").select("vg-2026.03").run()
     at.button(key="models_promote").click().run()
     assert "Promote **vg-2026.03**" in at.warning[0].value
+    gate = next(m.value for m in at.markdown if "The gate's decision" in m.value)
+    assert "**failed** (keep the champion)" in gate and "9.40%" in gate and "not better on held-back" in gate
     assert _production(db_url) == before  # nothing happens before confirming
     at.button(key="models_confirm_no").click().run()
     assert not at.warning and _production(db_url) == before
@@ -201,3 +205,20 @@ def test_admin_disables_an_account_which_is_shut_out(db_url):
     assert "user" not in alice.session_state
     assert "disabled" in alice.error[0].value
     assert [t.label for t in alice.text_input] == ["Username", "Password"]  # only the sign-in form is left
+
+
+def test_the_bundled_model_is_listed_with_every_data_set_and_its_training_curves(tmp_path, monkeypatch):
+    from feedback.db import upgrade
+    from voxguard.commands.dashboard import bootstrap_registry
+    from voxguard.settings import Settings
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    upgrade(url)
+    bootstrap_registry(url, Settings.from_env().model_path)
+    monkeypatch.setenv("VOXGUARD_DB_URL", url)
+    at = app_as("alice", page="models")
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert [c for c in table.columns if c.startswith("EER %")] == ["EER % · dev", "EER % · devset", "EER % · test"]
+    assert "Training curves" in [h.value for h in at.subheader]
+    assert [h.value for h in at.subheader][:3] == ["Metrics — dev", "Metrics — devset", "Metrics — test"]
