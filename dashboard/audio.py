@@ -181,5 +181,10 @@ def timeline_chart(spec: Spectrogram | None, segments: pd.DataFrame, selection: 
     mids = segments.assign(mid_s=(segments["start_s"] + segments["end_s"]) / 2)
     line = alt.Chart(mids).mark_line(point=True, color="white", strokeWidth=2).encode(
         x="mid_s:Q", y=prob_axis, tooltip=alt.value(None))
-    layers += [bands, line]
+    # The line below which a segment counts as suspicious (listed with ⚠ and outlined).
+    flag_line = alt.Chart(pd.DataFrame({"p": [SUSPICIOUS_PROB]})).mark_rule(
+        color="#00e5ff", strokeDash=[5, 4], strokeWidth=1.5).encode(
+        y=alt.Y("p:Q", scale=alt.Scale(domain=[0, 1]), axis=None),
+        tooltip=[alt.Tooltip("p", title="suspicious below P(bona fide)")])
+    layers += [bands, line, flag_line]
     return alt.layer(*layers).resolve_scale(y="independent", color="independent").properties(height=260)

@@ -130,3 +130,37 @@ def gate_summary(gate: dict[str, Any]) -> str:
     eers = f" · gate EER {fmt_pct(a)} → {fmt_pct(b)}" if a is not None and b is not None else ""
     reason = gate.get("reason")
     return verdict + eers + (f" · {reason}" if reason else "")
+
+
+def gate_history(runs: list[Any]) -> alt.Chart | None:
+    """Retraining history: champion and challenger gate EER per run, the promoted runs filled."""
+    points = []
+    for run in runs:
+        gate = run.gate or {}
+        promoted = bool(gate.get("promote", gate.get("promoted")))
+        for who in ("champion", "challenger"):
+            value = gate.get(f"{who}_gate_eer")
+            if value is not None:
+                points.append({"run": f"#{run.id}", "model": who, "EER %": 100 * float(value),
+                               "decision": "promoted" if promoted else "kept champion",
+                               "reason": gate.get("reason", "")})
+    if not points:
+        return None
+    frame = pd.DataFrame(points)
+    return alt.Chart(frame).mark_point(size=120, strokeWidth=2).encode(
+        x=alt.X("run:N", sort=None, title="retraining run"), y=alt.Y("EER %:Q"),
+        color=alt.Color("model:N", scale=alt.Scale(domain=["champion", "challenger"], range=["#0072B2", "#D55E00"]),
+                        legend=alt.Legend(orient="top", title=None)),
+        fill=alt.condition("datum.decision == 'promoted'", "model:N", alt.value("white")),
+        tooltip=["run", "model", alt.Tooltip("EER %", format=".2f"), "decision", "reason"],
+    ).properties(height=220)
+
+
+def drift_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Score drift across jobs: each job's median clip score and flagged share, in start order."""
+    base = alt.Chart(frame).encode(x=alt.X("job:N", sort=None, title="scoring job (oldest first)"))
+    median = base.mark_line(point=True, color="#0072B2").encode(
+        y=alt.Y("median score:Q"), tooltip=["job", alt.Tooltip("median score", format=".3f"),
+                                           alt.Tooltip("flagged %", format=".1f")])
+    flagged = base.mark_bar(opacity=0.3, color="#D55E00").encode(y=alt.Y("flagged %:Q"))
+    return alt.layer(flagged, median).resolve_scale(y="independent").properties(height=200)

@@ -39,8 +39,9 @@ def test_jobs_list_results_histogram_and_download(db_url):
     n = query(db_url, "select n_total from scoring_jobs where job_id = 'job-0002'")[0][0]
     results = at.dataframe[1].value
     assert len(results) == n and set(results.columns) >= {"uri", "label", "score", "flagged"}
-    assert len(at.get("vega_lite_chart")) == 1  # the score histogram
-    spec = at.get("vega_lite_chart")[0].proto.spec
+    assert len(at.get("vega_lite_chart")) == 2  # score drift across jobs, the job's score histogram
+    assert "median score" in at.get("vega_lite_chart")[0].proto.spec
+    spec = at.get("vega_lite_chart")[1].proto.spec
     assert '"label"' in spec and "threshold" in spec  # split by label, the production threshold drawn
     assert at.caption[-1].value.startswith("Labels: ")
     assert at.get("download_button")
@@ -142,6 +143,8 @@ def test_retraining_policy_edit_and_retrain_now(db_url):
     assert not at.exception
     assert len(at.dataframe[-1].value) == 2  # seeded run history with gate decisions
     assert set(at.dataframe[-1].value["gate"]) == {"promoted", "kept champion"}
+    history = at.get("vega_lite_chart")[-1].proto.spec  # champion vs challenger per run
+    assert "challenger" in history and "promoted" in history
     at.number_input[0].set_value(5)
     at.number_input[1].set_value(3.0)
     at.button(key="FormSubmitter:policy-Save policy").click().run()

@@ -8,14 +8,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import launcher
+from dashboard import charts, launcher
 from dashboard.auth import User
 from dashboard.context import db, db_url, settings
 from dashboard.safe import md
 from feedback.audit import audit
-from dashboard import charts
 from feedback.queue.bulk import DEFAULT_MIN_CONFIDENCE, bulk_confirm_spoofs, confident_spoofs
-from feedback.queue.jobs import job_score_labels, job_scores, list_jobs
+from feedback.queue.jobs import job_score_labels, job_score_medians, job_scores, list_jobs
 from feedback.registry import list_versions, production
 from jobs.score.storage import S3Options, filesystem, list_parts, read_parts
 from voxguard.roots import AccessDenied
@@ -124,6 +123,14 @@ if not rows:
     st.stop()
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
              column_config={"flagged %": st.column_config.NumberColumn(format="%.1f")})
+recent = [j for j in reversed(jobs[:30]) if j.n_total]
+if len(recent) >= 2:
+    with db() as session:
+        medians = job_score_medians(session, [j.job_id for j in recent])
+    st.markdown("**Score drift across jobs** (median clip score, line; flagged share, bars)")
+    st.altair_chart(charts.drift_chart(pd.DataFrame([
+        {"job": j.job_id, "median score": medians.get(j.job_id), "flagged %": 100 * j.n_flagged / j.n_total}
+        for j in recent])), width="stretch")
 
 # --- one job's results -----------------------------------------------------------------
 st.subheader("Results")

@@ -106,3 +106,7 @@ else:
         "held-back correct": _pair(r.gate, "heldback_correct", str),
         "gate reason": (r.gate or {}).get("reason", ""), "error": r.error or "",
     } for r in runs]), hide_index=True, width="stretch")
+    history = charts.gate_history(runs)
+    if history is not None:
+        st.markdown("**Champion vs challenger per run** (EER on the gate set; filled = promoted)")
+        st.altair_chart(history, width="stretch")

@@ -33,3 +33,14 @@ def job_score_labels(session: Session, job_id: str) -> list[tuple[float, str | N
     stmt = (select(Score.score, Score.label).join(ScoringJob, ScoringJob.id == Score.scoring_job_id)
             .where(ScoringJob.job_id == job_id, Score.score.is_not(None)))
     return [(float(v), label) for v, label in session.execute(stmt)]
+
+
+def job_score_medians(session: Session, job_ids: list[str]) -> dict[str, float]:
+    """Median clip score per job (score drift across jobs); computed here so SQLite and PostgreSQL agree."""
+    out: dict[str, float] = {}
+    for job_id in job_ids:
+        values = sorted(v for v, _ in job_score_labels(session, job_id))
+        if values:
+            mid = len(values) // 2
+            out[job_id] = values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+    return out
