@@ -7,6 +7,7 @@ import datetime as dt
 import threading
 
 import pytest
+from sqlalchemy import text
 from feedback_helpers import row, scored_items, verdict
 
 from feedback.db import session_factory, session_scope
@@ -103,6 +104,8 @@ def test_an_abandoned_claim_expires(queue):
     later = now + dt.timedelta(seconds=CLAIM_TTL_S + 1)
     assert _claim(factory, "carol", now=later) == ids[0]  # alice's has expired
     assert _claim(factory, "dave", now=later) == ids[2]  # bob's still holds
+    with factory() as s:  # alice's expired claim row was dropped, not kept forever
+        assert sorted(h for (h,) in s.execute(text("select holder from leases"))) == ["bob", "carol", "dave"]
 
 
 def test_assignment_honours_the_queue_filters(queue):

@@ -60,6 +60,9 @@ def claim_next(
     """
     now = now or utcnow()
     required = required_agreement(session) if required is None else required
+    # Abandoned claims are dropped here, so the lease table holds about one row per active reviewer.
+    session.execute(delete(Lease).where(Lease.name.like(f"{_PREFIX}%"), Lease.expires_at < now)
+                    .execution_options(synchronize_session=False))
     for item_id in my_claims(session, reviewer, now):
         if item_id not in exclude and _still_mine(session, item_id, reviewer, filters):
             lease.renew(session, _slot_of(session, item_id, reviewer, now) or _slot(item_id, 0), reviewer, ttl_s, now)
