@@ -21,6 +21,7 @@ if user is None:
     st.stop()
 
 st.session_state["current_user"] = user  # pages read it from here
+auth.persist_session()
 with st.sidebar:
     st.caption(f"Signed in as **{md(user.username)}** ({md(user.role)})")
     if st.button("Sign out", key="sign_out"):

@@ -166,17 +166,25 @@ def timeline_chart(spec: Spectrogram | None, segments: pd.DataFrame, selection: 
     pick = alt.selection_point(name=selection, fields=["segment", "start_s", "end_s"], on="click")
     prob_axis = alt.Y("prob_bonafide:Q", title="P(bona fide)", scale=alt.Scale(domain=[0, 1]),
                       axis=alt.Axis(orient="right"))
-    bands = alt.Chart(segments).mark_rect(stroke="white", strokeWidth=0.5).encode(
+    bands = alt.Chart(segments).mark_rect().encode(
         x="start_s:Q", x2="band_end_s",
-        color=alt.condition("datum.suspicious", alt.value("#ff3b30"), alt.value("#ffffff")),
-        # Suspicious bands tinted, the others nearly clear (but still clickable); the picked one brighter.
-        opacity=alt.when(pick, empty=False).then(alt.value(0.35))
-        .when(alt.datum.suspicious).then(alt.value(0.18)).otherwise(alt.value(0.02)),
+        color=alt.condition("datum.suspicious", alt.value("#00e5ff"), alt.value("#ffffff")),
+        # Suspicious bands tinted cyan (visible on the dark magma spectrogram, unlike red) with a
+        # bright outline; the others nearly clear (but still clickable); the picked one brighter.
+        stroke=alt.condition("datum.suspicious", alt.value("#00e5ff"), alt.value("#ffffff")),
+        strokeWidth=alt.condition("datum.suspicious", alt.value(2.0), alt.value(0.5)),
+        opacity=alt.when(pick, empty=False).then(alt.value(0.45))
+        .when(alt.datum.suspicious).then(alt.value(0.28)).otherwise(alt.value(0.02)),
         tooltip=["segment", alt.Tooltip("start_s", format=".1f"), alt.Tooltip("end_s", format=".1f"),
                  alt.Tooltip("prob_bonafide", format=".3f"), alt.Tooltip("score", format=".3f")],
     ).add_params(pick)
     mids = segments.assign(mid_s=(segments["start_s"] + segments["end_s"]) / 2)
     line = alt.Chart(mids).mark_line(point=True, color="white", strokeWidth=2).encode(
         x="mid_s:Q", y=prob_axis, tooltip=alt.value(None))
-    layers += [bands, line]
+    # The line below which a segment counts as suspicious (listed with ⚠ and outlined).
+    flag_line = alt.Chart(pd.DataFrame({"p": [SUSPICIOUS_PROB]})).mark_rule(
+        color="#00e5ff", strokeDash=[5, 4], strokeWidth=1.5).encode(
+        y=alt.Y("p:Q", scale=alt.Scale(domain=[0, 1]), axis=None),
+        tooltip=[alt.Tooltip("p", title="suspicious below P(bona fide)")])
+    layers += [bands, line, flag_line]
     return alt.layer(*layers).resolve_scale(y="independent", color="independent").properties(height=260)

@@ -15,8 +15,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import streamlit as st
+import streamlit.components.v1 as components
 
-from dashboard.context import db, secret
+from dashboard import session_cookie
+from dashboard.context import db, secret, settings
 from dashboard.safe import md
 from feedback.models import OPERATOR_ROLES
 from feedback.reviewers import is_disabled, normalise_username, roles_of
@@ -25,6 +27,7 @@ from feedback.signin import sign_in
 MANAGER_ROLES = ("lead", "admin")
 _SESSION_KEY = "user"
 _NOTICE_KEY = "auth_notice"
+_COOKIE_PENDING, _COOKIE_CLEAR = "auth_cookie_pending", "auth_cookie_clear"
 _DISABLED = "This account is disabled. Ask an admin to re-enable it."
 
 
@@ -73,7 +76,10 @@ def current_user() -> User | None:
         return User(username=name, role=role, via="oidc")
     data = st.session_state.get(_SESSION_KEY)
     if not isinstance(data, dict):
-        return None
+        data = _from_cookie()  # a reload: the signed session cookie, if it still stands
+        if data is None:
+            return None
+        st.session_state[_SESSION_KEY] = data
     with db() as session:  # re-checked on every run: disabling takes effect on the next click
         disabled = is_disabled(session, data["username"])
     if disabled:
@@ -86,6 +92,8 @@ def current_user() -> User | None:
 def sign_in_page() -> None:
     """The only page an anonymous visitor gets."""
     st.title("voxguard review")
+    if st.session_state.pop(_COOKIE_CLEAR, False):
+        components.html(session_cookie.clear_cookie_script(), height=0)
     if notice := st.session_state.pop(_NOTICE_KEY, None):
         st.error(notice)
     providers = oidc_providers()
@@ -110,13 +118,15 @@ def sign_in_page() -> None:
             st.error(md(message[:1].upper() + message[1:] + "."))
         else:
             st.session_state[_SESSION_KEY] = asdict(user)
+            # Written into the browser by the next run (`persist_session`): survives a reload.
+            st.session_state[_COOKIE_PENDING] = session_cookie.issue(user.username, _cookie_key())
             st.rerun()
 
 
 def _local_sign_in(username: str, password: str) -> tuple[User | None, str]:
     """The user, or None and why (locked accounts and wrong passwords counted in `feedback.signin`)."""
     with db() as session:
-        outcome = sign_in(session, username, password, channel="dashboard")
+        outcome = sign_in(session, username, password, channel="dashboard", client=_client())
         user = (User(username=outcome.reviewer.username, role=outcome.reviewer.role, via="local")
                 if outcome.reviewer else None)
     if user is None:
@@ -124,10 +134,44 @@ def _local_sign_in(username: str, password: str) -> tuple[User | None, str]:
     return user, outcome.message
 
 
+def _client() -> str:
+    """Where the attempt comes from, for the per-client backoff: the browser's address as Streamlit sees it.
+
+    Streamlit gives None for localhost (and no string in AppTest); all local browsers then share one backoff.
+    """
+    ip = st.context.ip_address
+    return f"ip:{ip if isinstance(ip, str) and ip else 'local'}"
+
+
 def sign_out(user: User) -> None:
     """End the session (OIDC logout or forget the local sign-in)."""
     if user.via == "oidc":
         st.logout()
         return
+    with db() as session:
+        session_cookie.revoke(session, user.username)  # the cookie stops working everywhere, copied or not
     st.session_state.pop(_SESSION_KEY, None)
+    st.session_state[_COOKIE_CLEAR] = True
     st.rerun()
+
+
+def persist_session() -> None:
+    """After a local sign-in: store the signed session cookie in the browser (zero-height component)."""
+    if token := st.session_state.pop(_COOKIE_PENDING, None):
+        components.html(session_cookie.set_cookie_script(token), height=0)
+
+
+def _cookie_key() -> str:
+    cfg = settings()
+    return session_cookie.secret_key(cfg.session_secret or str(secret("session_secret", "") or ""), cfg.data_dir)
+
+
+def _from_cookie() -> dict[str, str] | None:
+    token = st.context.cookies.get(session_cookie.COOKIE) if hasattr(st.context.cookies, "get") else None
+    if not isinstance(token, str):
+        return None
+    with db() as session:
+        restored = session_cookie.restore(session, token, _cookie_key())
+    if restored is None:
+        return None
+    return asdict(User(username=restored[0], role=restored[1], via="local"))

@@ -37,3 +37,23 @@ def test_port_address_and_secrets_are_passed_through(tmp_path):
     cmd = streamlit_command(args)
     assert _option(cmd, "--server.port") == "9000" and _option(cmd, "--server.address") == "0.0.0.0"
     assert _option(cmd, "--secrets.files") == str(secrets.resolve())
+
+
+def test_the_dashboard_lists_the_bundled_model_in_an_empty_registry(tmp_path):
+    from feedback.db import session_factory, upgrade
+    from feedback.registry import list_versions
+    from voxguard.commands.dashboard import bootstrap_registry
+    from voxguard.settings import Settings
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    upgrade(url)
+    model = Settings.from_env().model_path
+    version = bootstrap_registry(url, model)
+    assert version
+    factory = session_factory(url)
+    with factory() as s:
+        (mv,) = list_versions(s)
+        assert (mv.version, mv.status, mv.artefact_uri) == (version, "production", str(model))
+        assert {"dev", "test", "devset"} <= set(mv.metrics) and mv.metrics["training_history"][0]["epoch"] == 0
+    factory.kw["bind"].dispose()
+    assert bootstrap_registry(url, model) is None  # only into an empty registry

@@ -51,14 +51,16 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 60) -> No
 
 
 @contextmanager
-def _running_dashboard(url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """`voxguard dashboard` on a free port over the database at `url`; yields its base URL."""
+def _running_dashboard(url: str, tmp_path: Path, **env: str):  # type: ignore[no-untyped-def]
+    """`voxguard dashboard` on a free port over the database at `url` (extra `VOXGUARD_*` settings in
+    `env`); yields its base URL."""
     port = _free_port()
     log = open(tmp_path / "dashboard.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "voxguard", "dashboard", "--port", str(port), "--db-url", url],
                             cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                             env={**{k: v for k, v in os.environ.items() if k != "VOXGUARD_DB_URL"},
-                                 "VOXGUARD_SOURCE_ROOTS": str(tmp_path / "audio")})
+                                 "VOXGUARD_SOURCE_ROOTS": str(tmp_path / "audio"),
+                                 "VOXGUARD_DATA_DIR": str(tmp_path / "data"), **env})
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(base, proc)
@@ -89,7 +91,7 @@ def test_sign_in_review_a_clip_and_see_the_queue_advance(dashboard):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            page = browser.new_page(viewport={"width": 1600, "height": 1100})
             page.goto(base)
             page.get_by_role("textbox", name="Username").fill("alice")
             page.get_by_role("textbox", name="Password").fill("alice-password")
@@ -168,3 +170,135 @@ def test_a_hostile_clip_name_fetches_nothing_and_shows_no_badge(tmp_path):
         finally:
             browser.close()
     assert not [r for r in requests if f":{trap}" in r]
+
+
+def _sign_in(page, base: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    page.goto(base)
+    page.get_by_role("textbox", name="Username").fill(name)
+    page.get_by_role("textbox", name="Password").fill(f"{name}-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Review queue")).to_be_visible(timeout=30_000)
+
+
+def test_review_journey_blind_assigned_bulk_export(tmp_path):
+    """Issue 14's journey in a real browser, at 1,600 px: sign in, reload keeps the session, open a clip by
+    its name, play a region, vote blind with a key, the queue advances, two reviewers get different clips,
+    a lead bulk-confirms a job's confident spoofs and exports the verdicts. A screenshot of every page."""
+    import csv
+    import re
+
+    from playwright.sync_api import expect, sync_playwright
+
+    url = f"sqlite:///{tmp_path / 'journey.db'}"
+    info = seed(url, 30, audio_dir=tmp_path / "audio", n_audio=30)
+    shots = ARTIFACTS / "journey"
+    shots.mkdir(parents=True, exist_ok=True)
+    with _running_dashboard(url, tmp_path, VOXGUARD_REVIEW_BLIND="1", VOXGUARD_REVIEW_ASSIGN="1") as base, \
+            sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM,
+                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        try:
+            size = {"width": 1600, "height": 1000}
+            alice = browser.new_context(viewport=size, accept_downloads=True).new_page()
+            _sign_in(alice, base, "alice")
+            heading = alice.locator("h3").first
+            expect(heading).to_contain_text(".wav", timeout=30_000)
+            alice.screenshot(path=shots / "01-queue-blind.png", full_page=True)
+
+            # F5 keeps the session, also on a deep link (it showed "Page not found" and the sign-in form).
+            alice.reload()
+            expect(alice.get_by_role("heading", name="Review queue")).to_be_visible(timeout=30_000)
+            expect(alice.get_by_role("textbox", name="Password")).to_have_count(0)
+            alice.goto(f"{base}/jobs")
+            expect(alice.get_by_role("heading", name="Jobs", exact=True)).to_be_visible(timeout=30_000)
+            alice.goto(base)
+            expect(heading).to_contain_text(".wav", timeout=30_000)
+            first = heading.inner_text().strip()
+
+            # Open the second clip by clicking its name (a cell click, not the row's checkbox).
+            grid = alice.locator("[data-testid='stDataFrame']").first
+            expect(grid).to_be_visible(timeout=30_000)
+            box = grid.bounding_box()
+            alice.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + 35 + 35 + 17)  # the clip column, 2nd row
+            expect(heading).not_to_have_text(first, timeout=30_000)
+            opened = heading.inner_text().strip()
+            expect(alice.get_by_text("Blind review: the model")).to_be_visible()
+            expect(alice.get_by_text("Model says")).to_have_count(0)  # nothing of the model before voting
+
+            # Play a region: pick the second window; the player starts at its start time.
+            alice.get_by_label(re.compile("^Play a region")).click()
+            alice.get_by_role("option").nth(2).click()
+            audio = alice.locator("audio").first
+            alice.wait_for_function("() => { const a = document.querySelector('audio');"
+                                    " return a && !a.paused && a.currentTime >= 2.0; }", timeout=30_000)
+            alice.keyboard.press("Alt+k")  # the play/pause key
+            alice.wait_for_function("() => document.querySelector('audio').paused", timeout=10_000)
+            assert audio.evaluate("a => a.currentTime") >= 2.0
+            alice.screenshot(path=shots / "02-clip-region.png", full_page=True)
+
+            # Vote blind with a key: the queue advances to another clip.
+            alice.keyboard.press("Alt+s")
+            expect(alice.get_by_text("Recorded spoof for")).to_be_visible(timeout=30_000)
+            expect(heading).not_to_have_text(opened, timeout=30_000)
+            alice.screenshot(path=shots / "03-after-blind-vote.png", full_page=True)
+            alice_now = heading.inner_text().strip()
+
+            # A second reviewer under assignment gets a different clip.
+            bob = browser.new_context(viewport=size).new_page()
+            _sign_in(bob, base, "bob")
+            bob_heading = bob.locator("h3").first
+            expect(bob_heading).to_contain_text(".wav", timeout=30_000)
+            assert bob_heading.inner_text().strip() not in (alice_now, opened)
+            bob.screenshot(path=shots / "04-second-reviewer.png", full_page=True)
+
+            # A lead bulk-confirms a job's confident spoofs (with a confirmation step).
+            carol = browser.new_context(viewport=size, accept_downloads=True).new_page()
+            _sign_in(carol, base, "carol")
+            carol.get_by_role("link", name="Jobs").click()
+            expect(carol.get_by_text("Results").first).to_be_visible(timeout=30_000)
+            carol.get_by_text("Confirm this job's confident spoofs in bulk").click()
+            start = carol.get_by_role("button", name=re.compile(r"^Confirm [\d,]+ as spoof"))
+            expect(start).to_be_visible(timeout=30_000)
+            n_bulk = int(re.search(r"Confirm ([\d,]+)", start.inner_text()).group(1).replace(",", ""))
+            start.click()
+            expect(carol.get_by_text("Record a spoof verdict by you")).to_be_visible(timeout=30_000)
+            carol.screenshot(path=shots / "05-jobs-bulk-confirm.png", full_page=True)
+            carol.get_by_role("button", name="Confirm", exact=True).click()
+            expect(carol.get_by_text(f"Confirmed {n_bulk:,} clip(s) as spoof")).to_be_visible(timeout=60_000)
+
+            # Export the verdicts from the Reviewers page.
+            carol.get_by_role("link", name="Reviewers").click()
+            expect(carol.get_by_text("Krippendorff").first).to_be_visible(timeout=30_000)
+            carol.screenshot(path=shots / "06-reviewers-agreement.png", full_page=True)
+            carol.get_by_role("tab", name="Export").click()
+            with carol.expect_download(timeout=60_000) as download:
+                carol.get_by_role("button", name=re.compile("Download verdicts")).click()
+            exported = tmp_path / "verdicts.csv"
+            download.value.save_as(exported)
+            carol.screenshot(path=shots / "07-reviewers-export.png", full_page=True)
+
+            for n, (link, marker) in enumerate((("Models", "Metrics"), ("Retraining", "Run history")), 8):
+                carol.get_by_role("link", name=link).click()
+                expect(carol.get_by_text(marker).first).to_be_visible(timeout=30_000)
+                carol.wait_for_timeout(1200)
+                carol.screenshot(path=shots / f"0{n}-{link.lower()}.png", full_page=True)
+
+            # Signing out ends the session for good: a reload shows the sign-in form again.
+            alice.get_by_role("button", name="Sign out").click()
+            expect(alice.get_by_role("textbox", name="Password")).to_be_visible(timeout=30_000)
+            alice.reload()
+            expect(alice.get_by_role("textbox", name="Password")).to_be_visible(timeout=30_000)
+        finally:
+            browser.close()
+
+    with open(exported, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == query(url, "select count(*) from reviews")[0][0]
+    assert {"reviewer", "verdict", "note", "reviewed_at", "model_version"} <= set(rows[0])
+    assert sum(r["reviewer"] == "carol" and r["verdict"] == "spoof" for r in rows) == n_bulk > 0
+    assert [(r["reviewer"], r["verdict"]) for r in rows if r["uri"].endswith(opened)] == [("alice", "spoof")]
+    assert query(url, "select count(*) from audit_events where action in ('review.bulk_confirm', 'review.export')") \
+        == [(2,)]
+    assert info.job_ids

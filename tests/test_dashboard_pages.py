@@ -39,8 +39,34 @@ def test_jobs_list_results_histogram_and_download(db_url):
     n = query(db_url, "select n_total from scoring_jobs where job_id = 'job-0002'")[0][0]
     results = at.dataframe[1].value
     assert len(results) == n and set(results.columns) >= {"uri", "label", "score", "flagged"}
-    assert len(at.get("vega_lite_chart")) == 1  # the score histogram
+    assert len(at.get("vega_lite_chart")) == 2  # score drift across jobs, the job's score histogram
+    assert "median score" in at.get("vega_lite_chart")[0].proto.spec
+    spec = at.get("vega_lite_chart")[1].proto.spec
+    assert '"label"' in spec and "threshold" in spec  # split by label, the production threshold drawn
+    assert at.caption[-1].value.startswith("Labels: ")
     assert at.get("download_button")
+    assert "bulk_start" not in [b.key for b in at.button]  # reviewers cannot bulk-confirm
+
+
+def test_a_lead_bulk_confirms_a_jobs_confident_spoofs_after_confirmation(db_url):
+    want = {r[0] for r in query(db_url, "select i.id from review_items i join scoring_jobs j on j.id = i.scoring_job_id "
+                                        "where j.job_id = 'job-0002' and i.status = 'open' "
+                                        "and i.model_label = 'spoof' and i.confidence >= 0.9")}
+    assert want
+    at = app_as("carol", role="lead", page="jobs")
+    at.selectbox(key="jobs_selected").select("job-0002").run()
+    at.slider(key="bulk_floor").set_value(0.9).run()
+    at.button(key="bulk_start").click().run()
+    assert f"on {len(want):,} clip(s)" in at.warning[0].value
+    assert query(db_url, "select count(*) from reviews where reviewer = 'carol'") == [(0,)]  # nothing yet
+    at.button(key="bulk_confirm").click().run()
+    assert not at.exception
+    got = {r[0] for r in query(db_url, "select item_id from reviews where reviewer = 'carol' and verdict = 'spoof'")}
+    assert got == want
+    assert query(db_url, "select count(*) from review_items where id in ({}) and status = 'decided' "
+                         "and final_verdict = 'spoof'".format(",".join(map(str, want)))) == [(len(want),)]
+    events = query(db_url, "select actor from audit_events where action = 'review.bulk_confirm'")
+    assert events == [("carol",)]
 
 
 def test_submitting_a_job_starts_voxguard_score_and_shows_its_outcome(db_url, tmp_path, monkeypatch):
@@ -75,8 +101,10 @@ def test_models_show_metrics_curves_and_generators(db_url):
     assert not at.exception
     table = at.dataframe[0].value
     assert table.loc[table["status"] == "production", " "].tolist() == ["★"]
-    assert len(at.get("vega_lite_chart")) == 2  # ROC + DET
-    assert len(at.dataframe[1].value) == 5  # per-generator EER
+    assert [c for c in table.columns if c.startswith("EER %")] == ["EER % · dev"]  # the data set beside the EER
+    charts = [c.proto.spec for c in at.get("vega_lite_chart")]
+    assert len(charts) == 3  # ROC + DET + per-generator EER bars
+    assert '"generator"' in charts[2] and "EER %" in charts[2]
     assert "models_promote" not in [b.key for b in at.button]  # reviewers cannot promote
 
 
@@ -86,6 +114,8 @@ def test_promote_needs_confirmation(db_url):
     at.selectbox(key="models_version").select("vg-2026.03").run()
     at.button(key="models_promote").click().run()
     assert "Promote **vg-2026.03**" in at.warning[0].value
+    gate = next(m.value for m in at.markdown if "The gate's decision" in m.value)
+    assert "**failed** (keep the champion)" in gate and "9.40%" in gate and "not better on held-back" in gate
     assert _production(db_url) == before  # nothing happens before confirming
     at.button(key="models_confirm_no").click().run()
     assert not at.warning and _production(db_url) == before
@@ -113,6 +143,8 @@ def test_retraining_policy_edit_and_retrain_now(db_url):
     assert not at.exception
     assert len(at.dataframe[-1].value) == 2  # seeded run history with gate decisions
     assert set(at.dataframe[-1].value["gate"]) == {"promoted", "kept champion"}
+    history = at.get("vega_lite_chart")[-1].proto.spec  # champion vs challenger per run
+    assert "challenger" in history and "promoted" in history
     at.number_input[0].set_value(5)
     at.number_input[1].set_value(3.0)
     at.button(key="FormSubmitter:policy-Save policy").click().run()
@@ -134,14 +166,16 @@ def test_reviewers_cannot_change_policy_or_request_retraining(db_url):
 def test_agreement_and_audit_trail(db_url):
     at = app_as("carol", role="lead", page="reviewers")
     assert not at.exception
-    per_reviewer = at.dataframe[0].value
+    kappa = at.dataframe[0].value  # Cohen's kappa per pair (the seeded reviews: alice and bob)
+    assert kappa[["reviewer A", "reviewer B"]].values.tolist() == [["alice", "bob"]]
+    per_reviewer = at.dataframe[1].value
     assert set(per_reviewer["reviewer"]) == {"alice", "bob"}
-    per_clip = at.dataframe[1].value
+    per_clip = at.dataframe[2].value
     assert (~per_clip["unanimous"]).sum() >= 1
     at.checkbox(key="rev_only_split").check().run()
-    assert not at.dataframe[1].value["unanimous"].any()
+    assert not at.dataframe[2].value["unanimous"].any()
     at.text_input(key="audit_action").input("review.verdict").run()
-    trail = at.dataframe[2].value
+    trail = at.dataframe[3].value
     n = query(db_url, "select count(*) from audit_events where action = 'review.verdict'")[0][0]
     assert len(trail) == n and set(trail["action"]) == {"review.verdict"}
     assert "Add reviewer" not in [b.label for b in at.button]  # leads are not admins
@@ -160,7 +194,7 @@ def test_admin_adds_a_reviewer_with_a_bcrypt_hash(db_url):
 
 def test_admin_disables_an_account_which_is_shut_out(db_url):
     alice = app_as("alice")  # a signed-in local session
-    assert not alice.exception and not alice.text_input  # the queue, not the sign-in form
+    assert not alice.exception and "Username" not in [t.label for t in alice.text_input]  # the queue, not sign-in
     admin = app_as("root", role="admin", page="reviewers")
     admin.selectbox(key="active_who").select("alice")
     admin.radio(key="active_action").set_value("disable")
@@ -174,3 +208,20 @@ def test_admin_disables_an_account_which_is_shut_out(db_url):
     assert "user" not in alice.session_state
     assert "disabled" in alice.error[0].value
     assert [t.label for t in alice.text_input] == ["Username", "Password"]  # only the sign-in form is left
+
+
+def test_the_bundled_model_is_listed_with_every_data_set_and_its_training_curves(tmp_path, monkeypatch):
+    from feedback.db import upgrade
+    from voxguard.commands.dashboard import bootstrap_registry
+    from voxguard.settings import Settings
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    upgrade(url)
+    bootstrap_registry(url, Settings.from_env().model_path)
+    monkeypatch.setenv("VOXGUARD_DB_URL", url)
+    at = app_as("alice", page="models")
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert [c for c in table.columns if c.startswith("EER %")] == ["EER % · dev", "EER % · devset", "EER % · test"]
+    assert "Training curves" in [h.value for h in at.subheader]
+    assert [h.value for h in at.subheader][:3] == ["Metrics — dev", "Metrics — devset", "Metrics — test"]

@@ -155,3 +155,75 @@ def test_clip_detail_audio_segments_and_previous_verdicts(db_url):
     at.run()
     prev = at.dataframe[1].value
     assert prev["reviewer"].tolist() == ["carol"] and prev["note"].tolist() == ["hmm"]
+
+
+# --- blind review, assignment, undo, name and score filters (issue 14) --------------------------------
+def test_blind_review_hides_the_model_and_other_verdicts_until_one_votes(db_url, monkeypatch):
+    monkeypatch.setenv("VOXGUARD_REVIEW_BLIND", "1")
+    at = app_as("alice")
+    assert not at.exception
+    item = at.session_state["q_current"]
+    assert list(at.dataframe[0].value.columns) == [" ", "item", "clip"]  # no label, score, reviews
+    assert not at.metric and "Blind review" in at.info[0].value
+    assert "q_label" not in [s.key for s in at.selectbox] and not at.number_input  # no label/score filters
+    assert not at.get("vega_lite_chart")  # the segment chart shows the model's probabilities
+    factory = session_factory(db_url)
+    with session_scope(factory) as session:
+        record_verdict(session, item, "bob", "unsure", "can't tell")  # "unsure" leaves the clip open
+    factory.kw["bind"].dispose()
+    at.run()
+    assert at.session_state["q_current"] == item
+    assert len(at.dataframe) == 1 and not at.metric  # bob's verdict stays hidden too
+    at.button(key="verdict_unsure").click().run()
+    assert at.session_state["q_current"] != item
+    at.button(key="q_prev").click().run()  # back to the clip just judged: everything is shown now
+    assert at.session_state["q_current"] == item
+    assert at.metric and any("Why it is here" in m.value for m in at.markdown)
+    assert sorted(at.dataframe[1].value["reviewer"]) == ["alice", "bob"]
+
+
+def test_assignment_gives_two_reviewers_different_clips(db_url, monkeypatch):
+    monkeypatch.setenv("VOXGUARD_REVIEW_ASSIGN", "1")
+    alice, bob = app_as("alice"), app_as("bob")
+    a, b = alice.session_state["q_current"], bob.session_state["q_current"]
+    assert a and b and a != b
+    assert a not in bob.dataframe[0].value["item"].tolist()  # alice's clip is not offered to bob
+    alice.run()
+    assert alice.session_state["q_current"] == a  # a reload keeps one's clip
+    alice.button(key="verdict_spoof").click().run()
+    a2 = alice.session_state["q_current"]
+    assert a2 not in (a, b, None)
+    bob.button(key="q_next").click().run()  # skip: bob's clip goes back to the pool, bob gets another
+    b2 = bob.session_state["q_current"]
+    assert b2 not in (b, a2, None)
+    holders = dict(query(db_url, "select name, holder from leases where name like 'review:%'"))
+    assert sorted(holders.values()) == ["alice", "bob"] and f"review:{b}:0" not in holders
+    bob.toggle(key="q_mine").set_value(False).run()  # browsing the whole queue is still possible
+    assert len(bob.dataframe[0].value) == 25
+
+
+def test_undo_takes_the_last_verdict_back(db_url):
+    at = app_as("alice")
+    first = at.session_state["q_current"]
+    at.button(key="verdict_bonafide").click().run()
+    assert at.session_state["q_current"] != first
+    at.button(key="q_undo").click().run()
+    assert not at.exception
+    assert at.session_state["q_current"] == first
+    assert "Verdict taken back" in at.info[0].value
+    assert query(db_url, "select count(*) from reviews where item_id = :i", i=first) == [(0,)]
+    assert query(db_url, "select status from review_items where id = :i", i=first) == [("open",)]
+
+
+def test_name_and_score_range_filters(db_url):
+    at = app_as("alice")
+    at.text_input(key="q_name").input("DEMO_00").run()
+    clips = at.dataframe[0].value["clip"].tolist()
+    assert clips and all("demo_00" in c for c in clips)
+    at.text_input(key="q_name").input("").run()
+    at.number_input(key="q_score_min").set_value(-1.0).run()
+    at.number_input(key="q_score_max").set_value(1.0).run()
+    scores = at.dataframe[0].value["score"]
+    assert len(scores) and scores.between(-1.0, 1.0).all()
+    want = query(db_url, "select count(*) from review_items where status = 'open' and model_score between -1 and 1")
+    assert f"({want[0][0]:,} match the filters)" in at.get("progress")[0].proto.text

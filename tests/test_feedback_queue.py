@@ -210,3 +210,29 @@ def test_large_queue_pages_use_the_index(tmp_path) -> None:
     assert len(deep.rows) == 50 and deep.rows[0].priority <= page.rows[-1].priority
     assert "ix_review_items_queue" in plan and "TEMP B-TREE" not in plan, plan
     assert first.total == n
+
+
+def test_undo_takes_a_verdict_back_and_reopens_the_item(factory: sessionmaker[Session]) -> None:
+    import datetime as dt
+
+    from feedback.queue import undo_verdict
+
+    ids = scored_items(factory, [row("s3://b/u.wav")])
+    item = ids["s3://b/u.wav"]
+    verdict(factory, item, "alice", "bonafide", note="oops")
+    with factory() as s:
+        assert final_verdict(s, item) == "bonafide"
+    with session_scope(factory) as s:
+        assert undo_verdict(s, item, "bob") is None  # only one's own verdict
+        res = undo_verdict(s, item, "alice")
+    assert res is not None and res.final_verdict is None and res.status == "open"
+    with factory() as s:
+        assert final_verdict(s, item) is None
+        assert s.scalar(select(func.count()).select_from(Review).where(Review.item_id == item)) == 0
+        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "review.undo")).one()
+        assert (event.actor, event.details["verdict"], event.details["note"]) == ("alice", "bonafide", "oops")
+    verdict(factory, item, "alice", "spoof")
+    with session_scope(factory) as s:  # too late: the window has passed
+        assert undo_verdict(s, item, "alice", now=utcnow() + dt.timedelta(hours=1)) is None
+    with factory() as s:
+        assert final_verdict(s, item) == "spoof"

@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from dashboard_support import app_as, query
 from feedback import signin
+from feedback.audit import audit
 from feedback.db import session_factory, session_scope
 from feedback.models import utcnow
 from feedback.queue import enqueue_scores, record_verdict
@@ -123,3 +124,88 @@ def test_the_dashboard_sign_in_is_locked_too(factory, db_url, monkeypatch):
     assert not at.exception
     assert "Too many failed sign-ins" in at.error[0].value
     assert "Review queue" not in [t.value for t in at.title]
+
+
+# --- per-client backoff ---------------------------------------------------------------------------
+def test_one_client_backs_off_exponentially_across_accounts(factory, db_url):
+    start = utcnow()
+    with session_scope(factory) as s:
+        add_reviewer(s, "bob", "bob-pw", rounds=4)
+    client = "ip:203.0.113.9"
+    with session_scope(factory) as s:
+        names = ["alice", "bob", "carol", "dave", "eve"]  # spread over accounts: no account lock helps here
+        for i, name in enumerate(names[: signin.CLIENT_FREE_FAILURES]):
+            assert sign_in(s, name, "guess", now=start + dt.timedelta(milliseconds=i), client=client).message == signin.WRONG
+        t = start + dt.timedelta(milliseconds=signin.CLIENT_FREE_FAILURES - 1)
+        # Now every attempt waits 1 s, 2 s, 4 s ... after the client's latest failure, right password or not.
+        refused = sign_in(s, "bob", "bob-pw", now=t + dt.timedelta(milliseconds=500), client=client)
+        assert refused.reviewer is None and refused.message.startswith("too many failed sign-ins from this address")
+        assert sign_in(s, "bob", "bob-pw", now=t + dt.timedelta(milliseconds=500), client="ip:198.51.100.1").reviewer
+        waits = []
+        for k in range(4):
+            wait = signin.client_wait(s, client, t)
+            waits.append(round(wait))
+            t += dt.timedelta(seconds=wait + 0.01)
+            assert sign_in(s, f"nobody{k}", "g", now=t, client=client).message == signin.WRONG
+        assert waits == [1, 2, 4, 8]
+        assert round(signin.client_wait(s, client, t)) == 16
+        # A success from the client does not reset its backoff (one valid account must not help guessing).
+        t += dt.timedelta(seconds=16.1)
+        assert sign_in(s, "bob", "bob-pw", now=t, client=client).reviewer is not None
+        assert sign_in(s, "zed", "g", now=t, client=client).message == signin.WRONG
+        assert round(signin.client_wait(s, client, t)) == 32
+        # The backoff keeps doubling (capped at CLIENT_MAX_DELAY), and ends with the window.
+        for k in range(3):
+            t += dt.timedelta(seconds=signin.client_wait(s, client, t) + 0.01)
+            sign_in(s, f"x{k}", "h", now=t, client=client)
+        assert round(signin.client_wait(s, client, t)) == 256
+        assert signin.client_wait(s, client, t + signin.WINDOW + dt.timedelta(seconds=1)) == 0
+    refused_rows = query(db_url, "select count(*) from audit_events where action = 'auth.sign_in_failed'")[0][0]
+    assert refused_rows == signin.CLIENT_FREE_FAILURES + 4 + 1 + 3  # refused attempts are not recorded
+    assert _actions(db_url, "ip:203.0.113.9") == ["auth.client_throttled"]
+
+
+def test_the_client_backoff_is_capped(factory, monkeypatch):
+    monkeypatch.setattr(signin, "CLIENT_FREE_FAILURES", 1)
+    now = utcnow()
+    with session_scope(factory) as s:
+        for k in range(12):
+            sign_in(s, f"n{k}", "g", now=now, client="ip:x")  # same instant: only the first is checked
+        assert signin.client_wait(s, "ip:x", now) == 1.0
+        for k in range(12):
+            audit(s, f"n{k}", signin.FAILED, now=now, client="ip:x")  # as if recorded by other processes
+        assert signin.client_wait(s, "ip:x", now) == signin.CLIENT_MAX_DELAY.total_seconds()
+
+
+def test_locking_many_accounts_from_one_client_gets_slow(factory):
+    """Without the backoff one client locks an account per MAX_FAILURES quick guesses; now the third
+    account costs minutes of waiting."""
+    start = t = utcnow()
+    client = "ip:203.0.113.7"
+    with session_scope(factory) as s:
+        for name in ("u1", "u2", "u3"):
+            add_reviewer(s, name, "pw", rounds=4)
+        for name in ("u1", "u2", "u3"):
+            for _ in range(MAX_FAILURES):
+                t += dt.timedelta(seconds=signin.client_wait(s, client, t) + 0.01)
+                assert sign_in(s, name, "guess", now=t, client=client).message == signin.WRONG
+    assert (t - start).total_seconds() > 2 ** (2 * MAX_FAILURES - signin.CLIENT_FREE_FAILURES)
+
+
+def test_the_dashboard_passes_its_client(factory, db_url, monkeypatch):
+    monkeypatch.setenv("VOXGUARD_DB_URL", db_url)
+    monkeypatch.setattr(signin, "CLIENT_FREE_FAILURES", 2)
+    monkeypatch.setattr(signin, "CLIENT_BASE_DELAY", dt.timedelta(minutes=5))
+    at = app_as(None)
+    for name in ("nobody", "someone"):
+        at.text_input[0].input(name)
+        at.text_input[1].input("guess")
+        at.button[0].click().run()
+    at.text_input[0].input("alice")
+    at.text_input[1].input("alice-pw")
+    at.button[0].click().run()
+    assert not at.exception
+    assert "from this address" in at.error[0].value
+    assert "Review queue" not in [t.value for t in at.title]
+    clients = query(db_url, "select actor from audit_events where action = 'auth.client_throttled'")
+    assert clients == [("ip:local",)]

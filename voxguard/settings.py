@@ -54,6 +54,12 @@ class Settings:
     source_roots: str = field(default="", metadata=_env("VOXGUARD_SOURCE_ROOTS"))
     # Where dashboard-launched jobs may write Parquet; same syntax. Empty: the data dir.
     output_roots: str = field(default="", metadata=_env("VOXGUARD_OUTPUT_ROOTS"))
+    # Review page: hide the model's output and other verdicts until the reviewer has voted.
+    review_blind: bool = field(default=False, metadata=_env("VOXGUARD_REVIEW_BLIND"))
+    # Review page: hand each reviewer their own clips (as many reviewers per clip as the rule needs).
+    review_assign: bool = field(default=False, metadata=_env("VOXGUARD_REVIEW_ASSIGN"))
+    # Key signing the dashboard's session cookie; empty: a random key kept in the data dir.
+    session_secret: str = field(default="", metadata=_env("VOXGUARD_SESSION_SECRET"))
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
@@ -93,4 +99,6 @@ def _coerce(type_name: object, raw: str) -> object:
         return float(raw)
     if name == "Path":
         return Path(raw)
+    if name == "bool":
+        return raw.strip().lower() in ("1", "true", "yes", "on")
     return raw

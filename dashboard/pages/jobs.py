@@ -8,12 +8,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import launcher
+from dashboard import charts, launcher
 from dashboard.auth import User
 from dashboard.context import db, db_url, settings
 from dashboard.safe import md
 from feedback.audit import audit
-from feedback.queue import job_score_values, job_scores, list_jobs
+from feedback.queue.bulk import DEFAULT_MIN_CONFIDENCE, bulk_confirm_spoofs, confident_spoofs
+from feedback.queue.jobs import job_score_labels, job_score_medians, job_scores, list_jobs
 from feedback.registry import list_versions, production
 from jobs.score.storage import S3Options, filesystem, list_parts, read_parts
 from voxguard.roots import AccessDenied
@@ -122,6 +123,14 @@ if not rows:
     st.stop()
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
              column_config={"flagged %": st.column_config.NumberColumn(format="%.1f")})
+recent = [j for j in reversed(jobs[:30]) if j.n_total]
+if len(recent) >= 2:
+    with db() as session:
+        medians = job_score_medians(session, [j.job_id for j in recent])
+    st.markdown("**Score drift across jobs** (median clip score, line; flagged share, bars)")
+    st.altair_chart(charts.drift_chart(pd.DataFrame([
+        {"job": j.job_id, "median score": medians.get(j.job_id), "flagged %": 100 * j.n_flagged / j.n_total}
+        for j in recent])), width="stretch")
 
 # --- one job's results -----------------------------------------------------------------
 st.subheader("Results")
@@ -130,22 +139,52 @@ chosen = st.selectbox("Job", list(dests), key="jobs_selected")
 parquet = _parquet_results(dests[chosen]) if dests.get(chosen) else None
 if parquet is not None:
     origin, df_all = f"Parquet output at {md(dests[chosen])}", parquet
-    values = df_all["score"].dropna().tolist()
+    scored = df_all.dropna(subset=["score"])
+    labelled = pd.DataFrame({"score": scored["score"], "label": scored.get("label", "—")})
     n_rows = len(df_all)
 else:
     origin, df_all = "feedback database", None
     with db() as session:
-        values = job_score_values(session, chosen)
+        labelled = pd.DataFrame(job_score_labels(session, chosen), columns=["score", "label"])
     n_rows = next((r.get("clips") or 0 for r in rows if r["job"] == chosen), 0)
 st.caption(f"From the {origin} · {n_rows:,} clips")
 if not n_rows:
     st.info("No results for this job yet.")
     st.stop()
 
-hist = alt.Chart(pd.DataFrame({"score": values})).mark_bar().encode(
-    x=alt.X("score:Q", bin=alt.Bin(maxbins=40), title="clip score (higher = more bona fide)"),
-    y=alt.Y("count()", title="clips"))
-st.altair_chart(hist.properties(height=220), width="stretch")
+job_model = next((r.get("model") for r in rows if r["job"] == chosen), None)
+threshold = next((v.threshold for v in versions if v.version == job_model), None)
+st.altair_chart(charts.score_histogram(labelled, threshold), width="stretch")
+mix = labelled["label"].fillna("—").value_counts()
+st.caption("Labels: " + " · ".join(f"{md(k)} {n:,} ({100 * n / max(len(labelled), 1):.0f} %)" for k, n in mix.items())
+           + ("" if threshold is not None else " · threshold unknown (model not in the registry)"))
+
+# --- bulk confirmation of the job's confident spoofs (leads and admins) ------------------
+if user.can_manage:
+    with st.expander("Confirm this job's confident spoofs in bulk", icon=":material/done_all:"):
+        floor = st.slider("Model confidence at least", 0.80, 1.0, DEFAULT_MIN_CONFIDENCE, 0.01, key="bulk_floor")
+        with db() as session:
+            preview = confident_spoofs(session, chosen, user.username, floor)
+        st.write(f"{len(preview):,} open clip(s) of this job the model calls spoof with confidence ≥ {floor:.2f}.")
+        if st.button(f"Confirm {len(preview):,} as spoof…", key="bulk_start", disabled=not preview):
+            st.session_state.bulk_pending = (chosen, floor, tuple(preview))
+        pending = st.session_state.get("bulk_pending")
+        if pending and pending[0] == chosen:
+            st.warning(f"Record a **spoof** verdict by you on {len(pending[2]):,} clip(s)? As a {user.role} your "
+                       "verdict decides them; each verdict and the bulk action are audited.")
+            c1, c2, _ = st.columns([1, 1, 3])
+            if c1.button("Confirm", type="primary", key="bulk_confirm"):
+                with db() as session:
+                    done = bulk_confirm_spoofs(session, chosen, list(pending[2]), user.username, pending[1])
+                st.session_state.bulk_pending = None
+                st.session_state.bulk_done = (f"Confirmed {done.confirmed:,} clip(s) as spoof"
+                                              + (f"; {done.skipped} had changed and were left" if done.skipped else ""))
+                st.rerun()
+            if c2.button("Cancel", key="bulk_cancel"):
+                st.session_state.bulk_pending = None
+                st.rerun()
+        if done_msg := st.session_state.pop("bulk_done", None):
+            st.success(done_msg)
 
 pages = max(1, -(-n_rows // PAGE_ROWS))
 page_no = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, key="jobs_page")

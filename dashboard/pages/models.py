@@ -9,6 +9,7 @@ from dashboard import charts
 from dashboard.auth import User
 from dashboard.context import db
 from feedback.registry import list_versions, production, promote, rollback
+from feedback.runs import list_runs
 
 user: User = st.session_state["current_user"]
 state = st.session_state
@@ -20,23 +21,28 @@ if done := state.pop("models_done", None):
 with db() as session:
     versions = list_versions(session)
     prod = production(session)
+    runs = list_runs(session, limit=200)
 if not versions:
     st.info("No model versions registered yet (a retraining run registers its challenger; the first one also registers the bundled model).")
     st.stop()
 
 st.markdown(f"In production: **{prod.version}**" if prod else "No model is in production.")
+# Every EER is shown with the data set it was measured on (dev, test, devset...): models' first cards
+# are not comparable (one model's "dev" is another's cross-corpus devset).
+datasets = list(dict.fromkeys(name for v in versions for name in charts.cards_of(v.metrics)))
 rows = []
 for v in versions:
-    first = next(iter(charts.cards_of(v.metrics).values()), {})
+    cards = charts.cards_of(v.metrics)
     rows.append({
         " ": "★" if v.status == "production" else "", "version": v.version, "status": v.status,
-        "EER %": None if first.get("eer") is None else 100 * first["eer"], "minDCF": first.get("min_dcf"), "ROC AUC": first.get("roc_auc"),
+        **{f"EER % · {d}": None if cards.get(d, {}).get("eer") is None else 100 * cards[d]["eer"] for d in datasets},
+        **{f"minDCF · {d}": cards.get(d, {}).get("min_dcf") for d in datasets},
         "threshold": v.threshold, "parent": v.parent, "created": v.created_at.strftime("%Y-%m-%d %H:%M"),
         "promoted": v.promoted_at.strftime("%Y-%m-%d %H:%M") if v.promoted_at else "",
     })
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
-    "EER %": st.column_config.NumberColumn(format="%.2f"), "minDCF": st.column_config.NumberColumn(format="%.4f"),
-    "ROC AUC": st.column_config.NumberColumn(format="%.4f")})
+    **{f"EER % · {d}": st.column_config.NumberColumn(format="%.2f") for d in datasets},
+    **{f"minDCF · {d}": st.column_config.NumberColumn(format="%.4f") for d in datasets}})
 
 names = [v.version for v in versions]
 chosen = st.selectbox("Version", names, index=names.index(prod.version) if prod else 0, key="models_version")
@@ -56,6 +62,9 @@ if user.can_manage:
         if action == "promote":
             st.warning(f"Promote **{version}** to production? It replaces **{prod.version if prod else 'nothing'}** "
                        "for every new scoring job.")
+            gate = charts.gate_of(runs, version)
+            st.markdown("**The gate's decision** on this version: " + (charts.gate_summary(gate) if gate else
+                        "none recorded (it did not come from a retraining run): promoting skips the gate."))
         else:
             st.warning(f"Roll back from **{version}** to the model that was in production before it?")
         c1, c2, _ = st.columns([1, 1, 3])
@@ -105,7 +114,10 @@ for name, card in cards.items():
         st.caption("No operating points in this card (needs `threshold_sweep` or `det`) to draw ROC/DET.")
     groups = card.get("per_group_eer")
     if groups:
-        st.markdown("**EER per generator** (each against all bona fide trials)")
-        st.dataframe(pd.DataFrame([{"generator": g, "EER %": 100 * e}
-                                   for g, e in sorted(groups.items(), key=lambda x: -x[1])]),
-                     hide_index=True, column_config={"EER %": st.column_config.NumberColumn(format="%.2f")})
+        st.markdown(f"**EER per generator** on {name} (each against all bona fide trials)")
+        st.altair_chart(charts.group_eer_chart(groups, card.get("eer")), width="stretch")
+
+history = mv.metrics.get("training_history") if isinstance(mv.metrics, dict) else None
+if history:
+    st.subheader("Training curves")
+    st.altair_chart(charts.training_curves(history), width="stretch")

@@ -10,7 +10,7 @@ from dashboard.auth import User
 from dashboard.context import db
 from dashboard.safe import md
 from feedback.policy import RETRY_RULE, get_policy, request_retrain, should_retrain, update_policy
-from feedback.queue import mismatches
+from feedback.queue.inputs import mismatches
 from feedback.runs import list_runs
 
 user: User = st.session_state["current_user"]
@@ -109,3 +109,7 @@ else:
         "held-back correct": _pair(r.gate, "heldback_correct", str),
         "gate reason": (r.gate or {}).get("reason", ""), "error": r.error or "",
     } for r in runs]), hide_index=True, width="stretch")
+    history = charts.gate_history(runs)
+    if history is not None:
+        st.markdown("**Champion vs challenger per run** (EER on the gate set; filled = promoted)")
+        st.altair_chart(history, width="stretch")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -9,9 +10,17 @@ from dashboard.auth import User
 from dashboard.context import db
 from dashboard.safe import md
 from feedback.audit import list_events
+from feedback.export import verdicts_bytes
 from feedback.models import ROLES
 from feedback.reviewers import add_reviewer, list_reviewers, set_active, set_role
-from feedback.stats import clip_agreement, reviewer_agreement
+from feedback.stats import (
+    CATEGORIES,
+    clip_agreement,
+    model_confusion,
+    overall_agreement,
+    pair_agreement,
+    reviewer_agreement,
+)
 
 user: User = st.session_state["current_user"]
 state = st.session_state
@@ -19,12 +28,42 @@ st.title("Reviewers")
 if done := state.pop("reviewers_done", None):
     st.success(done)
 
-agreement, audit_tab, accounts = st.tabs(["Agreement", "Audit trail", "Accounts"])
+agreement, audit_tab, accounts, export_tab = st.tabs(["Agreement", "Audit trail", "Accounts", "Export"])
 
 with agreement:
     with db() as session:
         per_reviewer = reviewer_agreement(session)
         per_clip = clip_agreement(session)
+        overall = overall_agreement(session)
+        pairs = pair_agreement(session)
+        confusion = model_confusion(session)
+    a, b = st.columns([1, 2])
+    a.metric("Krippendorff's alpha (all reviewers)", "—" if overall.alpha is None else f"{overall.alpha:.2f}",
+             help="chance-corrected agreement over every clip with two or more reviewers (nominal: bona fide, "
+                  "spoof, unsure); 1 = perfect, 0 = chance level, below 0 = systematic disagreement. "
+                  "Rules of thumb: ≥ 0.8 reliable, 0.67–0.8 tentative.")
+    a.caption(f"on {overall.n_items:,} clips reviewed by two or more of {overall.n_reviewers} reviewers")
+    with b:
+        st.markdown("**Cohen's kappa per reviewer pair** (clips both reviewed)")
+        st.dataframe(pd.DataFrame([{"reviewer A": p.reviewer_a, "reviewer B": p.reviewer_b, "clips": p.n_common,
+                                    "same verdict": p.observed, "kappa": p.kappa} for p in pairs],
+                                  columns=["reviewer A", "reviewer B", "clips", "same verdict", "kappa"]),
+                     hide_index=True, width="stretch",
+                     column_config={"same verdict": st.column_config.NumberColumn(format="percent"),
+                                    "kappa": st.column_config.NumberColumn(format="%.2f")})
+    st.markdown("**Model vs reviewers** (decided clips: the model's label against the final verdict)")
+    cells = [{"model": m, "final verdict": v, "clips": n} for m, row in confusion.items() for v, n in row.items()]
+    if cells:
+        frame = pd.DataFrame(cells)
+        base = alt.Chart(frame).encode(
+            x=alt.X("final verdict:N", sort=list(CATEGORIES), title="final verdict (reviewers)"),
+            y=alt.Y("model:N", sort=["bonafide", "spoof", "inconclusive"], title="model label"))
+        st.altair_chart((base.mark_rect().encode(color=alt.Color("clips:Q", scale=alt.Scale(scheme="blues"),
+                                                                   legend=None))
+                         + base.mark_text(fontSize=16).encode(text="clips:Q")).properties(height=200),
+                        width="stretch")
+    else:
+        st.caption("No decided clips yet.")
     st.markdown("**Per reviewer** (each reviewer's latest verdict per clip)")
     st.dataframe(pd.DataFrame([{
         "reviewer": r.reviewer, "clips reviewed": r.n_reviews, "unsure": r.n_unsure,
@@ -102,3 +141,20 @@ with accounts:
             st.rerun()
     else:
         st.caption("Only admins can add reviewers, change roles or disable accounts.")
+
+with export_tab:
+    st.markdown("Every verdict with its reviewer, time, note, clip, model version, the model's output and the "
+                "item's final verdict. Same as `voxguard review export FILE`.")
+    if user.can_manage:
+        fmt = st.radio("Format", ["csv", "parquet"], horizontal=True, key="export_format")
+
+        def _export() -> bytes:
+            # Built when the button is pressed (not on every page load), and audited as review.export.
+            with db() as session:
+                return verdicts_bytes(session, fmt, actor=user.username)
+
+        st.download_button(f"Download verdicts ({fmt.upper()})", data=_export, file_name=f"verdicts.{fmt}",
+                           mime="text/csv" if fmt == "csv" else "application/vnd.apache.parquet",
+                           key="export_download", type="primary", icon=":material/download:")
+    else:
+        st.caption("Only leads and admins can export the verdicts.")

@@ -41,6 +41,38 @@ def streamlit_command(args: argparse.Namespace) -> list[str]:
     return cmd
 
 
+def bootstrap_registry(url: str, model_path: Path) -> str | None:
+    """List the bundled model in an empty registry, as production (it is what scoring uses then anyway).
+
+    Why: the Models page was empty until a first retrain, although every score came
+    from the bundled model. Its metrics cards and training history are copied so the
+    page can show them. Returns the version registered, or None when nothing was done.
+    """
+    from feedback import registry
+    from feedback.db import session_factory, session_scope
+    from siamese.package import ModelPackage
+
+    factory = session_factory(url)
+    try:
+        with factory() as session:
+            if registry.list_versions(session) or not Path(model_path).is_file():
+                return None
+        package = ModelPackage.load(model_path)  # metadata only is needed; the file is small
+        metrics = dict(package.metrics)
+        if package.training.get("history"):
+            metrics["training_history"] = list(package.training["history"])
+        with session_scope(factory) as session:
+            if registry.list_versions(session):  # another process was quicker
+                return None
+            registry.register_candidate(session, package.version, str(model_path),
+                                        threshold=package.operating_point.threshold, metrics=metrics,
+                                        actor="bootstrap")
+            registry.promote(session, package.version, actor="bootstrap")
+        return package.version
+    finally:
+        factory.kw["bind"].dispose()
+
+
 def _run(args: argparse.Namespace) -> int:
     from voxguard.settings import Settings
 
@@ -49,6 +81,9 @@ def _run(args: argparse.Namespace) -> int:
         from feedback.db import upgrade
 
         upgrade(url)  # a fresh install gets its tables (and the policy row) before the first page load
+        registered = bootstrap_registry(url, Settings.from_env().model_path)
+        if registered:
+            print(f"registered the bundled model {registered} as production (the registry was empty)", flush=True)
     env = {**os.environ, "VOXGUARD_DB_URL": url}
     print(f"voxguard dashboard on http://{args.address}:{args.port} (database {url.split('@')[-1]})", flush=True)
     proc = subprocess.Popen(streamlit_command(args), env=env)

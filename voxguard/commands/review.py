@@ -1,10 +1,11 @@
-"""`voxguard review list | verdict | reviewers add`: reviewing without the dashboard."""
+"""`voxguard review list | verdict | export | reviewers ...`: reviewing without the dashboard."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
 import os
+import socket
 import sys
 
 from voxguard.commands._options import add_db_url_to_command, leaf_parsers
@@ -32,6 +33,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     vd.add_argument("--model-version", help="which model's queue item (default: the latest)")
     vd.set_defaults(func=_verdict)
 
+    ex = sub.add_parser("export", help="write every verdict (reviewer, time, note, clip, model version, "
+                                       "model output, final verdict) to CSV or Parquet")
+    ex.add_argument("out", help="output file (.csv or .parquet; '-' writes CSV to stdout)")
+    ex.add_argument("--format", choices=["csv", "parquet"], default=None,
+                    help="file format (default: from the file name's suffix)")
+    ex.add_argument("--since", default=None, help="only verdicts given after this UTC date/time (ISO 8601)")
+    ex.add_argument("--job", default=None, help="only verdicts on clips of this scoring job id")
+    ex.set_defaults(func=_export)
+
     rv = sub.add_parser("reviewers", help="reviewer accounts")
     rsub = rv.add_subparsers(dest="reviewers_command", required=True)
     add = rsub.add_parser("add", help="add a reviewer (password from VOXGUARD_REVIEWER_PASSWORD or a prompt)")
@@ -56,7 +66,7 @@ def _factory(args: argparse.Namespace):
 
 
 def _list(args: argparse.Namespace) -> int:
-    from feedback.queue import QueueFilter, list_queue
+    from feedback.queue.listing import QueueFilter, list_queue
 
     with _factory(args)() as s:
         page = list_queue(s, QueueFilter(status=None if args.all else "open", job_id=args.job), page_size=args.limit)
@@ -85,7 +95,8 @@ def _password(prompt: str) -> str | None:
 
 def _verdict(args: argparse.Namespace) -> int:
     from feedback.db import session_scope
-    from feedback.queue import item_for_clip, record_verdict
+    from feedback.queue.listing import item_for_clip
+    from feedback.queue.verdicts import record_verdict
     from feedback.signin import sign_in
 
     # A verdict feeds retraining: it needs the reviewer's own credentials, as in the dashboard.
@@ -94,7 +105,8 @@ def _verdict(args: argparse.Namespace) -> int:
         print("error: set VOXGUARD_REVIEWER_PASSWORD or run in a terminal to be asked for it", file=sys.stderr)
         return 2
     with session_scope(_factory(args)) as s:
-        outcome = sign_in(s, args.reviewer, password, channel="cli")
+        outcome = sign_in(s, args.reviewer, password, channel="cli",
+                          client=f"cli:{getpass.getuser()}@{socket.gethostname()}")
     if outcome.reviewer is None:
         print(f"error: {outcome.message}", file=sys.stderr)
         return 1
@@ -111,6 +123,43 @@ def _verdict(args: argparse.Namespace) -> int:
             return 1
     print(f"recorded {args.verdict} by {args.reviewer}; item {res.item_id} is {res.status}"
           + (f" (final: {res.final_verdict})" if res.final_verdict else ""))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from feedback.db import session_scope
+    from feedback.export import format_for, write_verdicts
+    from voxguard.errors import InputError
+
+    fmt = "csv" if args.out == "-" and not args.format else format_for(args.out, args.format)
+    since = None
+    if args.since:
+        try:
+            since = dt.datetime.fromisoformat(args.since)
+        except ValueError:
+            raise InputError(f"--since must be an ISO 8601 date or time, not {args.since!r}") from None
+        since = since if since.tzinfo else since.replace(tzinfo=dt.timezone.utc)
+    if args.out == "-":
+        if fmt != "csv":
+            raise InputError("only CSV can be written to stdout")
+        with session_scope(_factory(args)) as s:
+            n = write_verdicts(s, sys.stdout.buffer, fmt, actor=getpass.getuser(), since=since, job_id=args.job)
+        print(f"{n} verdict(s)", file=sys.stderr)
+        return 0
+    out = os.path.abspath(args.out)
+    if not os.path.isdir(os.path.dirname(out)):
+        raise InputError(f"cannot write {args.out}: its folder does not exist")
+    tmp = out + ".partial"
+    try:
+        with session_scope(_factory(args)) as s:
+            n = write_verdicts(s, tmp, fmt, actor=getpass.getuser(), since=since, job_id=args.job)
+        os.replace(tmp, out)  # a reader never sees half a file
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    print(f"wrote {n} verdict(s) to {args.out} ({fmt})")
     return 0
 
 
