@@ -85,19 +85,26 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
             raise
 
 
-def alembic_config(url: str | None = None) -> Any:
-    """Alembic `Config` pointing at the bundled migrations; works from an installed wheel."""
+def alembic_config(url: str | Engine | None = None) -> Any:
+    """Alembic `Config` pointing at the bundled migrations; works from an installed wheel.
+
+    Given an engine, the migrations run on it (`attributes["engine"]`, read by env.py)
+    instead of a second engine built from the URL.
+    """
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if isinstance(url, Engine):
+        cfg.attributes["engine"] = url
+        url = url.url.render_as_string(hide_password=False)
     # '%' is special in ConfigParser values (passwords may contain it).
     cfg.set_main_option("sqlalchemy.url", (url or default_url()).replace("%", "%%"))
     return cfg
 
 
-def upgrade(url: str | None = None, revision: str = "head") -> None:
-    """Create or migrate the database at `url` to `revision` (default: latest)."""
+def upgrade(url: str | Engine | None = None, revision: str = "head") -> None:
+    """Create or migrate the database at `url` (or on an engine) to `revision` (default: latest)."""
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)

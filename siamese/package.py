@@ -82,26 +82,65 @@ class ModelPackage:
                 os.unlink(tmp)
         return path
 
+    @property
+    def meta(self) -> "PackageMeta":
+        """Everything but the weights and references."""
+        return PackageMeta(self.version, self.config, self.calibration, self.operating_point,
+                           self.metrics, self.training)
+
     @classmethod
     def load(cls, path: str | Path) -> "ModelPackage":
         """Read a package written by `save`; refuses other files with a clear error."""
-        try:
-            payload = torch.load(Path(path), map_location="cpu", weights_only=True)
-            meta = json.loads(payload["meta_json"])
-        except Exception as error:  # noqa: BLE001 - any failure means "not a package"
-            raise InvalidPackage(f"{path} is not a voxguard model package: {error}") from error
-        if meta.get("format") != FORMAT or int(meta.get("format_version", 0)) > FORMAT_VERSION:
-            raise InvalidPackage(f"{path}: unsupported package format {meta.get('format')!r} v{meta.get('format_version')}")
+        payload, meta = _read(path, mmap=False)
         return cls(
-            config=ModelConfig.from_dict(meta["config"]),
+            config=meta.config,
             state_dict=payload["state_dict"],
-            calibration=Calibration.from_dict(meta["calibration"]),
-            operating_point=OperatingPoint.from_dict(meta["operating_point"]),
-            version=meta["version"],
-            metrics=meta.get("metrics", {}),
-            training=meta.get("training", {}),
+            calibration=meta.calibration,
+            operating_point=meta.operating_point,
+            version=meta.version,
+            metrics=meta.metrics,
+            training=meta.training,
             enrolled={g: t.numpy() for g, t in payload.get("enrolled", {}).items()},
         )
+
+
+@dataclass(frozen=True)
+class PackageMeta:
+    """What a package says about itself, without its weights: enough to aggregate and explain.
+
+    `config.audio` is the window plan (sample rate, window, hop); calibration and operating
+    point turn window scores into a verdict (`siamese.verdict.VerdictRule.of(meta)`).
+    """
+
+    version: str
+    config: ModelConfig
+    calibration: Calibration
+    operating_point: OperatingPoint
+    metrics: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+
+
+def read_meta(path: str | Path) -> PackageMeta:
+    """A package's metadata; the weights are memory-mapped, never read, and no network is built."""
+    return _read(path, mmap=True)[1]
+
+
+def _read(path: str | Path, mmap: bool) -> tuple[dict[str, Any], PackageMeta]:
+    try:
+        payload = torch.load(Path(path), map_location="cpu", weights_only=True, mmap=mmap)
+        meta = json.loads(payload["meta_json"])
+    except Exception as error:  # noqa: BLE001 - any failure means "not a package"
+        raise InvalidPackage(f"{path} is not a voxguard model package: {error}") from error
+    if meta.get("format") != FORMAT or int(meta.get("format_version", 0)) > FORMAT_VERSION:
+        raise InvalidPackage(f"{path}: unsupported package format {meta.get('format')!r} v{meta.get('format_version')}")
+    return payload, PackageMeta(
+        version=meta["version"],
+        config=ModelConfig.from_dict(meta["config"]),
+        calibration=Calibration.from_dict(meta["calibration"]),
+        operating_point=OperatingPoint.from_dict(meta["operating_point"]),
+        metrics=meta.get("metrics", {}),
+        training=meta.get("training", {}),
+    )
 
 
 def make_version(state_dict: dict[str, torch.Tensor], when: dt.datetime | None = None) -> str:

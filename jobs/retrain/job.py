@@ -172,7 +172,7 @@ def _retrain(config: RetrainConfig, settings: Settings, factory: Any) -> Retrain
 
 def _champion(settings: Settings, factory: Any) -> tuple[Path, ModelPackage]:
     """The production package; registers the bundled model as production if none is."""
-    uri = production_artefact(settings)
+    uri = production_artefact(factory.kw["bind"])  # the run's engine, not a second one
     if uri is None:
         path = Path(settings.model_path)
         package = ModelPackage.load(path)
@@ -184,7 +184,7 @@ def _champion(settings: Settings, factory: Any) -> tuple[Path, ModelPackage]:
                 )
             registry.promote(session, package.version, actor="bootstrap")
         return path, package
-    path = localise(uri, settings)
+    path = localise(uri, Path(settings.data_dir) / "models-cache", S3Options(settings.s3_endpoint, settings.s3_region))
     return path, ModelPackage.load(path)
 
 
