@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from voxguard.settings import REPO_ROOT
+from siamese.frontends import kinds as frontend_kinds
 
 # The job config's defaults (`jobs.train.config.TrainJobConfig`), written out so that
 # building the parser does not import torch (`voxguard --help` stays fast);
@@ -44,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--gpus-per-worker", type=float, default=_DEFAULTS["gpus_per_worker"], help="GPUs each worker reserves, with --use-gpu")
     p.add_argument("--objective", choices=["contrastive", "triplet", "oneclass"], default=_DEFAULTS["objective"],
                    help="training objective")
-    p.add_argument("--frontend", choices=["logmel", "loglinear", "lfcc", "whisper"], default=None,
+    p.add_argument("--frontend", choices=frontend_kinds(), default=None,
                    help="whisper: frozen pretrained Whisper tiny.en encoder (first blocks) + 1-D CNN")
     p.add_argument("--whisper-blocks", type=int, default=None,
                    help="with the whisper front-end: how many of its transformer blocks to use (tiny.en has 4)")
