@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from feedback.db import session_scope
 from feedback.enrollment import enroll, reference_bank, verified_bonafide_uris
-from jobs.score.storage import S3Options, read_bytes
 from siamese.detector import Detector
 from siamese.package import ModelPackage
+from voxguard.storage import StorageOptions, read_bytes
 
 
 def enroll_clips(
@@ -26,7 +26,7 @@ def enroll_clips(
     group: str,
     uris: Sequence[str] | None = None,
     actor: str = "system",
-    s3: S3Options | None = None,
+    s3: StorageOptions | None = None,
 ) -> int:
     """Embed `uris` (default: every verified bona fide clip) with `package` and store them; returns the count.
 
@@ -34,7 +34,6 @@ def enroll_clips(
     command's session factory on a migrated database.
     """
     detector = Detector(package, device="cpu")
-    s3 = s3 or S3Options()
     with session_scope(sessions) as session:
         chosen = list(uris) if uris else verified_bonafide_uris(session)
     count = 0

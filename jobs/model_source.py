@@ -27,7 +27,7 @@ from voxguard.errors import DatabaseError, InputNotFound
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from jobs.score.storage import S3Options
+    from voxguard.storage import StorageOptions
 
 
 class RegistryUnavailable(DatabaseError):
@@ -76,26 +76,26 @@ def resolve_model(
     registry: "str | Engine",
     fallback: str | Path,
     cache_dir: str | Path,
-    s3: "S3Options | None" = None,
+    s3: "StorageOptions | None" = None,
 ) -> Path:
     """Local path of the package to use: `explicit`, else the registry's production model, else `fallback`."""
     uri = str(explicit) if explicit else (production_artefact(registry) or str(fallback))
     return localise(uri, cache_dir, s3)
 
 
-def localise(uri: str, cache_dir: str | Path, s3: "S3Options | None" = None) -> Path:
-    """A local path for `uri`, downloading s3:// artefacts once into `cache_dir`."""
-    if not uri.startswith("s3://"):
-        path = Path(uri)
+def localise(uri: str, cache_dir: str | Path, s3: "StorageOptions | None" = None) -> Path:
+    """A local path for `uri`, downloading object-store (s3://) artefacts once into `cache_dir`."""
+    from voxguard import storage
+
+    if not storage.is_remote(uri):
+        path = Path(uri.removeprefix("file://"))
         if not path.exists():
             raise InputNotFound(f"no model package at {path}; pass --model PACKAGE or set VOXGUARD_MODEL")
         return path
-    from jobs.score.storage import S3Options, read_bytes
-
     target = Path(cache_dir) / (hashlib.sha1(uri.encode()).hexdigest()[:16] + ".vxpkg")
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        data = read_bytes(uri, s3 or S3Options())
+        data = storage.read_bytes(uri, s3)
         tmp = target.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, target)

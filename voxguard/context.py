@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from cluster.local import RayHandle
-    from jobs.score.storage import S3Options
+    from voxguard.storage import StorageOptions
     from siamese.package import ModelPackage, PackageMeta
 
 
@@ -44,11 +44,11 @@ class CommandContext:
     # --- storage ---------------------------------------------------------------------------
 
     @cached_property
-    def s3(self) -> "S3Options":
-        """Where S3 lives (endpoint override and region), from the settings."""
-        from jobs.score.storage import S3Options
+    def storage(self) -> "StorageOptions":
+        """Where object stores live (S3 endpoint override and region), for every `voxguard.storage` call."""
+        from voxguard.storage import StorageOptions
 
-        return S3Options(self.settings.s3_endpoint, self.settings.s3_region)
+        return StorageOptions(self.settings.s3_endpoint, self.settings.s3_region)
 
     # --- database --------------------------------------------------------------------------
 
@@ -95,7 +95,7 @@ class CommandContext:
                 registry=self.engine if self._database_exists() else self.database_url,
                 fallback=self.settings.model_path,
                 cache_dir=Path(self.settings.data_dir) / "models-cache",
-                s3=self.s3,
+                s3=self.storage,
             )
         return self._models[key]
 

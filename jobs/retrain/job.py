@@ -66,10 +66,13 @@ class RetrainOutcome:
     challenger_path: Path
 
 
-def run_retraining(config: RetrainConfig, settings: Settings | None = None) -> RetrainOutcome:
-    """Run one retraining (see module docstring); the run row ends succeeded or failed."""
+def run_retraining(config: RetrainConfig, settings: Settings | None = None, sessions: Any = None) -> RetrainOutcome:
+    """Run one retraining (see module docstring); the run row ends succeeded or failed.
+
+    `sessions`: the command's session factory (its one engine; `voxguard.context`), else one on the settings' URL.
+    """
     settings = settings or Settings.from_env()
-    factory = session_factory(settings.database_url)
+    factory = sessions if sessions is not None else session_factory(settings.database_url)
     with session_scope(factory) as session:
         runs.start_run(session, config.run_id)
     try:
@@ -131,6 +134,7 @@ def _retrain(config: RetrainConfig, settings: Settings, factory: Any) -> Retrain
             cache_dir=cache_dir,
             seed=config.seed,
             ray_address=settings.ray_address,  # the command's settings, not a second read of the environment
+            storage_options=s3,
             verbose=False,
         )
     )

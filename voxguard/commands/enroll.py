@@ -27,6 +27,6 @@ def run(args: argparse.Namespace) -> int:
     with CommandContext(Settings.from_env()) as ctx:
         ctx.migrate()
         package = ctx.package(args.model)  # the one default-model rule, as `score`
-        count = enroll_clips(ctx.sessions, package, args.group, args.uris or None, args.actor, s3=ctx.s3)
+        count = enroll_clips(ctx.sessions, package, args.group, args.uris or None, args.actor, s3=ctx.storage)
     print(f"enrolled {count} clip(s) into group {args.group!r}")
     return 0

@@ -29,13 +29,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from feedback.db import session_factory, session_scope
+    from voxguard.context import CommandContext
+    from voxguard.settings import Settings
+
+    with CommandContext(Settings.from_env(db_url=args.db_url)) as ctx:
+        return _run(args, ctx)
+
+
+def _run(args: argparse.Namespace, ctx) -> int:  # noqa: ANN001 - voxguard.context.CommandContext
+    from feedback.db import session_scope
     from feedback.policy import request_retrain
     from feedback.scheduler import default_holder, tick
     from jobs.retrain.job import RetrainConfig, run_retraining
-    from voxguard.settings import Settings
-
-    settings = Settings.from_env(db_url=args.db_url)
 
     def execute(run_id: int) -> None:
         outcome = run_retraining(
@@ -44,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
                 feedback_weight=args.feedback_weight, epochs=args.epochs,
                 num_workers=args.num_workers, use_gpu=args.use_gpu, seed=args.seed,
             ),
-            settings,
+            ctx.settings,
+            sessions=ctx.sessions,  # the command's one engine, for the run record, registry and feedback
         )
         print(json.dumps({"run_id": outcome.run_id, "champion": outcome.champion, "challenger": outcome.challenger,
                           "promoted": outcome.promoted, "reason": outcome.gate["reason"]}, indent=2))
@@ -53,10 +59,9 @@ def run(args: argparse.Namespace) -> int:
         execute(args.run_id)
         return 0
     # On demand: the same path as the scheduler (lease, run record), launched in this process.
-    factory = session_factory(settings.database_url)
-    with session_scope(factory) as session:
+    with session_scope(ctx.sessions) as session:
         request_retrain(session, requested_by="cli", reason="voxguard retrain")
-    launched = tick(factory, lambda run: execute(run.id), holder=default_holder())
+    launched = tick(ctx.sessions, lambda run: execute(run.id), holder=default_holder())
     if launched is None:
         print("another retraining holds the lease; nothing started")
         return 1

@@ -92,6 +92,15 @@ def _model(args: argparse.Namespace):
     return model
 
 
+def _storage_options():  # noqa: ANN202 - voxguard.storage.StorageOptions
+    """VOXGUARD_S3_ENDPOINT / VOXGUARD_S3_REGION, for an s3:// --storage-path."""
+    from voxguard.settings import Settings
+    from voxguard.storage import StorageOptions
+
+    settings = Settings.from_env()
+    return StorageOptions(settings.s3_endpoint, settings.s3_region)
+
+
 def _run(args: argparse.Namespace) -> int:
     from jobs.train.config import TrainJobConfig
     from jobs.train.trainer import train
@@ -104,6 +113,7 @@ def _run(args: argparse.Namespace) -> int:
         storage_path=args.storage_path, name=args.name, resume=args.resume, init=args.init,
         augmentation=not args.no_augmentation, max_dev_clips=args.max_dev_clips, max_test_clips=args.max_test_clips, cache_dir=args.cache_dir,
         devset=args.devset if args.devset and args.devset.exists() else None, ray_address=args.ray_address,
+        storage_options=_storage_options(),
     )
     result = train(config)
     summary = {
