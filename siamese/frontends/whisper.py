@@ -25,7 +25,7 @@ class WhisperFrontend(Frontend):
         from siamese.whisper import WhisperLogMel, load_whisper_encoder
 
         self.transform = WhisperLogMel()
-        self.whisper = load_whisper_encoder(config.whisper_blocks, config.whisper_model_bin)
+        self.whisper = load_whisper_encoder(config.whisper_blocks, config.whisper_model_bin, config.whisper_weights)
         # Pretrained and frozen: re-read from the installed weights, never stored in packages.
         self.register_state_dict_post_hook(_drop_whisper_weights)
         self.register_load_state_dict_post_hook(_forgive_missing_whisper_weights)
