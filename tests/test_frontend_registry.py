@@ -119,5 +119,5 @@ def test_listing_kinds_does_not_import_torch():
 if __name__ == "__main__":  # regenerate the golden file (a deliberate change only)
     data = {"frontends": {k: _frontend_outputs(k) for k in ("loglinear", "logmel", "lfcc", "whisper")},
             "bundled": _bundled_scores()}
-    GOLDEN.write_text(json.dumps(data, indent=1))
+    GOLDEN.write_text(json.dumps(data, separators=(",", ":")) + "\n")
     print(f"wrote {GOLDEN} (bundled model {data['bundled']['version']})")
