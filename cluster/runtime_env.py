@@ -19,7 +19,9 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from voxguard.settings import REPO_ROOT
+from voxguard.locations import source_root
+
+REPO_ROOT = source_root()  # the checkout a job ships as its working_dir
 
 # Not code, or not ours: virtualenvs, local state, VCS, test output. models/ stays:
 # the bundled default model is part of what the job needs.

@@ -22,21 +22,15 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def default_url() -> str:
-    """The configured database URL (`VOXGUARD_DB_URL`, else SQLite under the data dir)."""
-    from voxguard.settings import Settings
+def make_engine(url: str, read_only: bool = False, **kwargs: Any) -> Engine:
+    """Create an engine for `url`, SQLite tuned for concurrency.
 
-    return Settings.from_env().database_url
-
-
-def make_engine(url: str | None = None, read_only: bool = False, **kwargs: Any) -> Engine:
-    """Create an engine for `url` (default: `default_url()`), SQLite tuned for concurrency.
+    The URL is the caller's (the command's settings): this library reads no configuration.
 
     SQLite write transactions lock the file until they end, so keep sessions short.
     `read_only=True` (e.g. dashboard pages) uses plain deferred transactions that
     never block writers and refuses writes (on PostgreSQL: read-only transactions).
     """
-    url = url or default_url()
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
@@ -67,7 +61,7 @@ def make_engine(url: str | None = None, read_only: bool = False, **kwargs: Any) 
     return engine
 
 
-def session_factory(url_or_engine: str | Engine | None = None, read_only: bool = False) -> sessionmaker[Session]:
+def session_factory(url_or_engine: str | Engine, read_only: bool = False) -> sessionmaker[Session]:
     """A `sessionmaker` bound to an engine (built from a URL if needed)."""
     engine = url_or_engine if isinstance(url_or_engine, Engine) else make_engine(url_or_engine, read_only)
     return sessionmaker(engine, expire_on_commit=False)
@@ -85,25 +79,32 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
             raise
 
 
-def alembic_config(url: str | None = None) -> Any:
-    """Alembic `Config` pointing at the bundled migrations; works from an installed wheel."""
+def alembic_config(url: str | Engine) -> Any:
+    """Alembic `Config` pointing at the bundled migrations; works from an installed wheel.
+
+    Given an engine, the migrations run on it (`attributes["engine"]`, read by env.py)
+    instead of a second engine built from the URL.
+    """
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if isinstance(url, Engine):
+        cfg.attributes["engine"] = url
+        url = url.url.render_as_string(hide_password=False)
     # '%' is special in ConfigParser values (passwords may contain it).
-    cfg.set_main_option("sqlalchemy.url", (url or default_url()).replace("%", "%%"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 
-def upgrade(url: str | None = None, revision: str = "head") -> None:
-    """Create or migrate the database at `url` to `revision` (default: latest)."""
+def upgrade(url: str | Engine, revision: str = "head") -> None:
+    """Create or migrate the database at `url` (or on an engine) to `revision` (default: latest)."""
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)
 
 
-def current_revision(url: str | None = None) -> str | None:
+def current_revision(url: str) -> str | None:
     """The Alembic revision the database is at (None when never migrated)."""
     from alembic.runtime.migration import MigrationContext
 

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from jobs.score.bench import format_table, run_bench  # noqa: E402
 from jobs.train.config import TrainJobConfig, default_model_config  # noqa: E402
 from jobs.train.trainer import train  # noqa: E402
+from siamese.frontends import kinds as frontend_kinds  # noqa: E402
 
 SR = 16000
 
@@ -79,7 +80,7 @@ def main() -> int:
     parser.add_argument("--clips", type=int, default=1200)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--bench-files", type=int, default=300)
-    parser.add_argument("--frontend", default="whisper", choices=["loglinear", "logmel", "lfcc", "whisper"])
+    parser.add_argument("--frontend", default="whisper", choices=frontend_kinds())
     parser.add_argument("--skip-train", action="store_true", help="only the scoring benchmark")
     parser.add_argument("--dry-run", action="store_true", help="CPU only, to check the script before a GPU lease")
     args = parser.parse_args()

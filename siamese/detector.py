@@ -7,49 +7,17 @@ batches, and aggregated. Input problems come back as a `ClipResult` with
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from siamese.audio import DecodedAudio, decode_audio, from_samples
+from siamese.enrolment import clip_reference
 from siamese.errors import AudioError
 from siamese.package import ModelPackage
+from siamese.verdict import ClipResult, Segment, VerdictRule  # noqa: F401 - Segment re-exported
 from siamese.windowing import Windows, make_windows
-
-
-@dataclass(frozen=True)
-class Segment:
-    """Score of one window of the clip (seconds from the start)."""
-
-    start_s: float
-    end_s: float
-    score: float
-    prob_bonafide: float
-
-
-@dataclass
-class ClipResult:
-    """Verdict for one clip; `error` is set (and scores are None) when it could not be scored."""
-
-    source: str
-    model_version: str
-    score: float | None = None
-    prob_bonafide: float | None = None
-    label: str | None = None  # bonafide | spoof | inconclusive
-    confidence: float | None = None
-    flagged: bool | None = None
-    segments: list[Segment] = field(default_factory=list)
-    duration_s: float | None = None
-    sample_rate: int | None = None
-    channels: int | None = None
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (segments as dicts) for tables, JSON and Parquet."""
-        return asdict(self)
 
 
 class Detector:
@@ -116,30 +84,7 @@ class Detector:
         audio: DecodedAudio | None = None,
     ) -> ClipResult:
         """Turn per-window scores into the clip verdict (mean score; every window kept as a segment)."""
-        calibration, point = self.package.calibration, self.package.operating_point
-        clip_score = float(np.mean(window_scores))
-        prob = float(calibration.prob_bonafide(np.array([clip_score]))[0])
-        label = str(point.decide(clip_score))
-        window_probs = calibration.prob_bonafide(np.asarray(window_scores, dtype=np.float64))
-        segments = [
-            Segment(float(s), float(e), float(w), float(p))
-            for s, e, w, p in zip(starts_s, ends_s, window_scores, window_probs, strict=True)
-        ]
-        # A partly synthetic recording: any confidently spoof-looking segment sends it to review.
-        any_spoof_segment = bool(np.any(np.asarray(window_scores) < point.abstain_low))
-        return ClipResult(
-            source=source,
-            model_version=self.version,
-            score=clip_score,
-            prob_bonafide=prob,
-            label=label,
-            confidence=float(max(prob, 1.0 - prob)),
-            flagged=label != "bonafide" or any_spoof_segment,
-            segments=segments,
-            duration_s=audio.duration_s if audio else None,
-            sample_rate=audio.source_sample_rate if audio else None,
-            channels=audio.channels if audio else None,
-        )
+        return VerdictRule.of(self.package).aggregate(source, window_scores, starts_s, ends_s, audio)
 
     # --- one call ----------------------------------------------------------------------------
 
@@ -164,13 +109,15 @@ class Detector:
         except ValueError as error:  # e.g. an array without its sample_rate: still a result, not a crash
             return ClipResult(source=label, model_version=self.version, error=f"invalid_input: {error}")
 
+    def embed_clip(self, source: str | Path | bytes) -> np.ndarray:
+        """The clip's one reference embedding [E] (`siamese.enrolment.clip_reference`)."""
+        audio = self.decode(source)
+        return clip_reference(self.embed_windows(self.windows(audio.waveform).frames))
+
     def enroll(self, group: str, sources: list[str | Path | bytes]) -> int:
-        """Add verified bona fide clips to `group`'s references; returns how many windows were added."""
-        embeddings = []
-        for source in sources:
-            audio = self.decode(source)
-            embeddings.append(self.embed_windows(self.windows(audio.waveform).frames))
-        new = np.concatenate(embeddings) if embeddings else np.zeros((0, self.package.config.encoder.embedding_dim))
+        """Add verified bona fide clips to `group`'s references (one per clip); returns how many were added."""
+        dim = self.package.config.encoder.embedding_dim
+        new = np.stack([self.embed_clip(s) for s in sources]) if sources else np.zeros((0, dim), np.float32)
         current = self.package.enrolled.get(group)
         merged = new if current is None else np.concatenate([current, new])
         self.package.enrolled[group] = merged.astype(np.float32)

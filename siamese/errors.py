@@ -52,3 +52,7 @@ class TooLarge(AudioError):
 
 class InvalidPackage(ValueError):
     """The file is not a model package this version can read (a user input, not a bug)."""
+
+
+class MissingWeights(InvalidPackage):
+    """The package's front-end needs pretrained weights that are not available (or not usable) here."""

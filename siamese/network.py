@@ -15,7 +15,7 @@ from torch import nn
 
 from siamese.config import ComparisonConfig, ModelConfig
 from siamese.encoder import Encoder
-from siamese.frontend import Frontend
+from siamese.frontends import build_frontend
 
 
 class ReferenceBank(nn.Module):
@@ -72,7 +72,7 @@ class SiameseNetwork(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.frontend = Frontend(config.frontend, config.audio)
+        self.frontend = build_frontend(config.frontend, config.audio)
         with torch.no_grad():
             n_bins = self.frontend(torch.randn(1, config.audio.window_samples)).shape[2]
         self.encoder = Encoder(config.encoder, n_bins)

@@ -61,7 +61,7 @@ class ModelPackage:
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "version": self.version,
-            "config": self.config.to_dict(),
+            "config": _portable(self.config),
             "calibration": self.calibration.to_dict(),
             "operating_point": self.operating_point.to_dict(),
             "metrics": self.metrics,
@@ -82,26 +82,86 @@ class ModelPackage:
                 os.unlink(tmp)
         return path
 
+    def use_weights_at(self, whisper_model_bin: str | Path | None) -> "ModelPackage":
+        """Point the front-end at this machine's copy of its pretrained weights (None: the installed default).
+
+        The operator's setting (VOXGUARD_WHISPER_MODEL_BIN), applied by the command after loading;
+        it travels with the package object (to Ray actors) but is never saved into a package file.
+        """
+        if whisper_model_bin:
+            self.config = self.config.replace(frontend={"whisper_model_bin": str(whisper_model_bin)})
+        return self
+
+    @property
+    def meta(self) -> "PackageMeta":
+        """Everything but the weights and references."""
+        return PackageMeta(self.version, self.config, self.calibration, self.operating_point,
+                           self.metrics, self.training)
+
     @classmethod
     def load(cls, path: str | Path) -> "ModelPackage":
         """Read a package written by `save`; refuses other files with a clear error."""
-        try:
-            payload = torch.load(Path(path), map_location="cpu", weights_only=True)
-            meta = json.loads(payload["meta_json"])
-        except Exception as error:  # noqa: BLE001 - any failure means "not a package"
-            raise InvalidPackage(f"{path} is not a voxguard model package: {error}") from error
-        if meta.get("format") != FORMAT or int(meta.get("format_version", 0)) > FORMAT_VERSION:
-            raise InvalidPackage(f"{path}: unsupported package format {meta.get('format')!r} v{meta.get('format_version')}")
+        payload, meta = _read(path, mmap=False)
         return cls(
-            config=ModelConfig.from_dict(meta["config"]),
+            config=meta.config,
             state_dict=payload["state_dict"],
-            calibration=Calibration.from_dict(meta["calibration"]),
-            operating_point=OperatingPoint.from_dict(meta["operating_point"]),
-            version=meta["version"],
-            metrics=meta.get("metrics", {}),
-            training=meta.get("training", {}),
+            calibration=meta.calibration,
+            operating_point=meta.operating_point,
+            version=meta.version,
+            metrics=meta.metrics,
+            training=meta.training,
             enrolled={g: t.numpy() for g, t in payload.get("enrolled", {}).items()},
         )
+
+
+@dataclass(frozen=True)
+class PackageMeta:
+    """What a package says about itself, without its weights: enough to aggregate and explain.
+
+    `config.audio` is the window plan (sample rate, window, hop); calibration and operating
+    point turn window scores into a verdict (`siamese.verdict.VerdictRule.of(meta)`).
+    """
+
+    version: str
+    config: ModelConfig
+    calibration: Calibration
+    operating_point: OperatingPoint
+    metrics: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+
+
+def read_meta(path: str | Path) -> PackageMeta:
+    """A package's metadata; the weights are memory-mapped, never read, and no network is built."""
+    return _read(path, mmap=True)[1]
+
+
+def _read(path: str | Path, mmap: bool) -> tuple[dict[str, Any], PackageMeta]:
+    try:
+        payload = torch.load(Path(path), map_location="cpu", weights_only=True, mmap=mmap)
+        meta = json.loads(payload["meta_json"])
+    except Exception as error:  # noqa: BLE001 - any failure means "not a package"
+        raise InvalidPackage(f"{path} is not a voxguard model package: {error}") from error
+    if meta.get("format") != FORMAT or int(meta.get("format_version", 0)) > FORMAT_VERSION:
+        raise InvalidPackage(f"{path}: unsupported package format {meta.get('format')!r} v{meta.get('format_version')}")
+    config = meta["config"]
+    # A package names the weights it needs; where they are is this machine's setting, never the file's:
+    # a path inside a package could point the loader at any file (a FIFO, a huge blob).
+    config.get("frontend", {}).pop("whisper_model_bin", None)
+    return payload, PackageMeta(
+        version=meta["version"],
+        config=ModelConfig.from_dict(config),
+        calibration=Calibration.from_dict(meta["calibration"]),
+        operating_point=OperatingPoint.from_dict(meta["operating_point"]),
+        metrics=meta.get("metrics", {}),
+        training=meta.get("training", {}),
+    )
+
+
+def _portable(config: ModelConfig) -> dict[str, Any]:
+    """The config as saved: without this machine's weights location (`use_weights_at`)."""
+    data = config.to_dict()
+    data["frontend"].pop("whisper_model_bin", None)
+    return data
 
 
 def make_version(state_dict: dict[str, torch.Tensor], when: dt.datetime | None = None) -> str:

@@ -25,7 +25,7 @@ from siamese.losses import make_objective
 from siamese.network import SiameseNetwork
 from siamese.package import ModelPackage, data_fingerprint
 from siamese.sampler import BalancedBatchSampler
-from siamese.windowing import make_windows
+from siamese.windowing import make_windows, pad_window
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def random_crops(waveforms: Sequence[np.ndarray], window: int, rng: np.random.Ge
     batch = np.empty((len(waveforms), window), dtype=np.float32)
     for row, wave in enumerate(waveforms):
         if len(wave) <= window:
-            batch[row] = np.tile(wave, math.ceil(window / len(wave)))[:window]
+            batch[row] = pad_window(wave, window)
         else:
             start = int(rng.integers(0, len(wave) - window + 1))
             batch[row] = wave[start : start + window]

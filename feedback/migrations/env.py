@@ -42,7 +42,8 @@ def run_offline() -> None:
 
 def run_online() -> None:
     """Migrate a live database inside one transaction."""
-    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    given = config.attributes.get("engine")  # the caller's engine (one per command), left open
+    engine = given if given is not None else make_engine(config.get_main_option("sqlalchemy.url"))
     try:
         with engine.connect() as connection:
             locking = connection.dialect.name == "postgresql"
@@ -62,7 +63,8 @@ def run_online() -> None:
                     connection.execute(text(UNLOCK), {"key": MIGRATION_LOCK_KEY})
                     connection.commit()
     finally:
-        engine.dispose()
+        if given is None:
+            engine.dispose()
 
 
 if context.is_offline_mode():

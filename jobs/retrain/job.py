@@ -92,15 +92,16 @@ class RetrainOutcome:
 
 
 def run_retraining(config: RetrainConfig, settings: Settings | None = None,
-                   report: Callable[[str], None] | None = None) -> RetrainOutcome:
+                   report: Callable[[str], None] | None = None, sessions: Any = None) -> RetrainOutcome:
     """Run one retraining (see module docstring); the run row ends succeeded or failed.
 
     `report` receives human progress lines (preconditions, each epoch with loss,
     dev EER and ETA, the gate); None keeps the job quiet apart from logging.
+    `sessions`: the command's session factory (its one engine; `voxguard.context`), else one on the settings' URL.
     """
     settings = settings or Settings.from_env()
     say = report or (lambda line: log.info("%s", line))
-    factory = session_factory(settings.database_url)
+    factory = sessions if sessions is not None else session_factory(settings.database_url)
     with session_scope(factory) as session:
         runs.start_run(session, config.run_id)
     try:
@@ -225,6 +226,7 @@ def _retrain(config: RetrainConfig, settings: Settings, factory: Any, ready: Pre
             cache_dir=cache_dir,
             seed=config.seed,
             ray_address=settings.ray_address,  # the command's settings, not a second read of the environment
+            storage_options=s3,
             verbose=False,
             progress=progress,
         )
@@ -275,7 +277,7 @@ def _heartbeat(factory: Any, run_id: int) -> None:
 
 def _champion(settings: Settings, factory: Any) -> tuple[Path, ModelPackage]:
     """The production package; registers the bundled model as production if none is."""
-    uri = production_artefact(settings)
+    uri = production_artefact(factory.kw["bind"])  # the run's engine, not a second one
     if uri is None:
         path = Path(settings.model_path)
         package = ModelPackage.load(path)
@@ -287,7 +289,7 @@ def _champion(settings: Settings, factory: Any) -> tuple[Path, ModelPackage]:
                 )
             registry.promote(session, package.version, actor="bootstrap")
         return path, package
-    path = localise(uri, settings)
+    path = localise(uri, Path(settings.data_dir) / "models-cache", S3Options(settings.s3_endpoint, settings.s3_region))
     return path, ModelPackage.load(path)
 
 

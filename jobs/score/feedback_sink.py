@@ -6,18 +6,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from feedback.db import session_factory, session_scope, upgrade
+from sqlalchemy.orm import Session, sessionmaker
+
+from feedback.db import session_scope
 from feedback.queue import enqueue_scores, finish_job
-from voxguard.settings import Settings
 
 
 class FeedbackSink:
-    """`on_rows` hook for `run_scoring`; job id and model version come with the rows."""
+    """`on_rows` hook for `run_scoring`; job id and model version come with the rows.
 
-    def __init__(self, settings: Settings, source: str, dest: str) -> None:
-        url = settings.database_url
-        upgrade(url)  # idempotent and cheap: a scoring job never meets a missing schema
-        self._factory = session_factory(url)
+    `sessions` is the command's session factory (its one engine); the caller migrates the
+    schema first (`CommandContext.migrate`), so a scoring job never meets a missing table.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], source: str, dest: str) -> None:
+        self._factory = sessions
         self.source, self.dest = source, dest
         self.items_created = 0
         self.job_id: str | None = None

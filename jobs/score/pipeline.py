@@ -4,7 +4,7 @@ Stages (Ray Data, streaming):
   driver listing -> dataset of small URI blocks
   -> `decode_batch` CPU tasks (read, fingerprint, decode, resample, cut into pieces)
   -> `PieceScorer` actor pool (batched inference; GPU or a fraction of one when present)
-  -> driver: regroup pieces into clips, `Detector.aggregate`, write Parquet parts.
+  -> driver: regroup pieces into clips, `VerdictRule.aggregate`, write Parquet parts.
 
 Output parts hold `part_size` clips each and are written atomically, which is
 what makes `resume=True` exact after a crash (see `jobs.score.resume`).
@@ -32,8 +32,8 @@ from jobs.score.sources import iter_objects
 from jobs.score.stages import PieceScorer, decode_batch
 from jobs.score.storage import S3Options, check_writable, filesystem, list_parts, write_part
 from jobs.score.summary import JobStats
-from siamese.detector import Detector
 from siamese.package import ModelPackage
+from siamese.verdict import VerdictRule
 from voxguard.errors import OutputExists
 from voxguard.roots import parse_roots
 from voxguard.settings import Settings
@@ -242,7 +242,7 @@ def _write_rows(
     progress_every_s: float,
 ) -> None:
     """Regroup pieces into clips, aggregate, and write parts of `part_size` rows."""
-    detector = Detector(package, device="cpu")  # aggregation only: calibration + operating point
+    detector = VerdictRule.of(package)  # aggregation needs calibration + operating point, not the network
     rate = package.config.audio.sample_rate
     run = uuid.uuid4().hex[:8]  # parts of different runs of one job never collide
     pending: dict[int, _Clip] = {}
@@ -279,7 +279,7 @@ def _write_rows(
         raise RuntimeError(f"{len(pending)} clip(s) lost pieces in the pipeline")
 
 
-def _clip_row(clip: _Clip, detector: Detector, rate: int, job_id: str) -> dict[str, Any]:
+def _clip_row(clip: _Clip, detector: VerdictRule, rate: int, job_id: str) -> dict[str, Any]:
     """One output row from a complete clip (or its error)."""
     meta = clip.meta
     row: dict[str, Any] = {c: None for c in COLUMNS}

@@ -23,7 +23,7 @@ import pyarrow as pa
 from siamese.audio import decode_audio
 from siamese.config import AudioConfig
 from siamese.errors import AudioError, TooLarge
-from siamese.windowing import window_starts
+from siamese.windowing import pad_window, plan_pieces
 
 from jobs.score.storage import NotRegularFile, ObjectTooLarge, S3Options, is_s3, read_bytes
 
@@ -72,17 +72,8 @@ def _meta(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def cut_pieces(waveform: np.ndarray, audio: AudioConfig, windows_per_piece: int) -> list[tuple[int, np.ndarray, list[int]]]:
-    """Split a clip into pieces: (offset, samples, window starts), windows as `make_windows` places them."""
-    window = audio.window_samples
-    if len(waveform) <= window:  # one (possibly repeat-padded) window; the actor pads
-        return [(0, waveform, [0])]
-    starts = window_starts(len(waveform), window, audio.hop_samples)
-    pieces = []
-    for first in range(0, len(starts), windows_per_piece):
-        chunk = starts[first : first + windows_per_piece]
-        lo, hi = int(chunk[0]), int(chunk[-1]) + window
-        pieces.append((lo, waveform[lo:hi], [int(s) for s in chunk]))
-    return pieces
+    """Split a clip into pieces: (offset, samples, window starts), as `siamese.windowing.plan_pieces` plans them."""
+    return [(lo, waveform[lo:hi], starts) for lo, hi, starts in plan_pieces(len(waveform), audio, windows_per_piece)]
 
 
 def decode_batch(
@@ -185,12 +176,8 @@ class PieceScorer:
             samples = np.frombuffer(raw, dtype=np.float32)
             for start in row["starts"]:
                 frame = samples[start - offset : start - offset + window]
-                if len(frame) < window:  # short clip: repeat to fill, as make_windows does
-                    row["ends"].append(start + len(frame))
-                    frame = np.tile(frame, int(np.ceil(window / len(frame))))[:window]
-                else:
-                    row["ends"].append(start + window)
-                frames.append(frame)
+                row["ends"].append(start + len(frame))  # a short clip's one window ends with the clip
+                frames.append(pad_window(frame, window))
                 owners.append(r)
         scores = self._score(frames)
         for r, value in zip(owners, scores, strict=True):

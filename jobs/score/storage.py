@@ -1,154 +1,48 @@
-"""Bytes in and Parquet out, for local paths and `s3://` URIs alike.
+"""Parquet parts in and out, for local paths and `s3://` URIs alike.
 
-S3 goes through boto3 for reads/listing and `pyarrow.fs.S3FileSystem` for
-Parquet, both with the standard AWS credential chain and an optional endpoint
-override (MinIO, moto, Ceph...). Parquet parts are written atomically: locally
-through a hidden temporary file and a rename, on S3 by a single upload that
-only becomes visible once complete.
+Reading objects and picking a filesystem by scheme is `voxguard.storage`'s job
+(re-exported here for the scoring job's modules). Parquet parts are written
+atomically: locally through a hidden temporary file and a rename, on S3 by a
+single upload that only becomes visible once complete.
 """
 
 from __future__ import annotations
 
 import os
-import stat
-import time
 import uuid
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from voxguard.errors import InputError, StorageError
+from voxguard import storage
+from voxguard.errors import StorageError
+from voxguard.storage import NotRegularFile, ObjectTooLarge, StorageOptions
+from voxguard.storage.local import file_kind, open_regular
+from voxguard.storage.s3 import STREAM_ATTEMPTS, is_s3, s3_client, split_s3
+
+__all__ = [
+    "PART_SUFFIX", "STREAM_ATTEMPTS", "DestinationNotWritable", "NotRegularFile", "ObjectTooLarge", "S3Options",
+    "check_writable", "ensure_dir", "file_kind", "filesystem", "is_s3", "list_parts", "open_regular",
+    "read_bytes", "read_parts", "s3_client", "split_s3", "write_part",
+]
 
 PART_SUFFIX = ".parquet"
 
 
-def is_s3(uri: str) -> bool:
-    """True for `s3://bucket/key` URIs."""
-    return uri.startswith("s3://")
-
-
-def split_s3(uri: str) -> tuple[str, str]:
-    """`s3://bucket/some/key` -> ("bucket", "some/key")."""
-    rest = uri[len("s3://") :]
-    bucket, _, key = rest.partition("/")
-    if not bucket:
-        raise InputError(f"not an s3://bucket/... URI: {uri!r}")
-    return bucket, key
-
-
-@dataclass(frozen=True)
-class S3Options:
-    """Where S3 lives: endpoint override ("" = AWS) and region."""
-
-    endpoint: str = ""
-    region: str = "us-east-1"
-
-
-@lru_cache(maxsize=8)
-def s3_client(options: S3Options):  # type: ignore[no-untyped-def] # boto3 client
-    """A cached boto3 S3 client (one per process and options; clients are thread-safe)."""
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "s3",
-        endpoint_url=options.endpoint or None,
-        region_name=options.region or None,
-        config=Config(retries={"max_attempts": 5, "mode": "standard"}),
-    )
-
-
-class ObjectTooLarge(Exception):
-    """The object is bigger than the configured byte limit (raised before reading it all)."""
-
-
-class NotRegularFile(OSError):
-    """A FIFO, socket, device or folder where a file was expected: never read (a FIFO blocks forever)."""
-
-
-def open_regular(path: str | os.PathLike[str]):  # type: ignore[no-untyped-def] # -> BinaryIO
-    """Open a local file for reading only if it is a regular file (symlinks followed).
-
-    Checked before opening, then again on the open descriptor (opened non-blocking,
-    so a FIFO swapped in between cannot block the open), which closes the race.
-    """
-    if not stat.S_ISREG(mode := os.stat(path).st_mode):
-        raise NotRegularFile(f"not a regular file ({file_kind(mode)})")
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise NotRegularFile(f"not a regular file ({file_kind(mode)})")
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def file_kind(mode: int) -> str:
-    """FIFO, socket, device...: how a non-regular file is named in error rows."""
-    names = ((stat.S_ISFIFO, "fifo"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
-             (stat.S_ISBLK, "block device"), (stat.S_ISDIR, "folder"))
-    return next((name for test, name in names if test(mode)), "special file")
-
-
-STREAM_ATTEMPTS = 4  # whole GETs per object when the body breaks off mid-transfer
+# The scheme-generic parts live in `voxguard.storage` (one backend per URL scheme), shared with
+# training checkpoints, model packages and the dashboard; re-exported here under their old names.
+S3Options = StorageOptions
 
 
 def read_bytes(uri: str, options: S3Options, max_bytes: int | None = None) -> bytes:
-    """Read a whole local file or S3 object; refuses objects over `max_bytes` without reading them.
-
-    botocore retries failed requests, but not a body that breaks off after the
-    response began (`ResponseStreamingError`, `IncompleteReadError`): those are
-    retried here with a short backoff, so a flaky network does not turn into
-    permanent `unreadable` rows.
-    """
-    if is_s3(uri):
-        return _read_s3(uri, options, max_bytes)
-    with open_regular(uri) as handle:
-        if max_bytes is not None:
-            size = os.fstat(handle.fileno()).st_size
-            if size > max_bytes:
-                raise ObjectTooLarge(f"{size} bytes exceeds the {max_bytes} byte limit")
-        return handle.read()
-
-
-def _read_s3(uri: str, options: S3Options, max_bytes: int | None) -> bytes:
-    from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseStreamingError
-
-    bucket, key = split_s3(uri)
-    for attempt in range(STREAM_ATTEMPTS):
-        response = s3_client(options).get_object(Bucket=bucket, Key=key)
-        length = int(response.get("ContentLength") or 0)
-        body = response["Body"]
-        try:
-            if max_bytes is not None and length > max_bytes:
-                raise ObjectTooLarge(f"{length} bytes exceeds the {max_bytes} byte limit")
-            return body.read()  # botocore checks the length: a short body raises IncompleteReadError
-        except (ResponseStreamingError, IncompleteReadError, ReadTimeoutError):
-            if attempt + 1 == STREAM_ATTEMPTS:
-                raise
-            time.sleep(min(2.0, 0.2 * 2**attempt))
-        finally:
-            body.close()
-    raise AssertionError("unreachable")
+    """Read a whole local file or S3 object (`voxguard.storage.read_bytes`)."""
+    return storage.read_bytes(uri, options, max_bytes)
 
 
 def filesystem(dest: str, options: S3Options) -> tuple[pafs.FileSystem, str]:
     """A pyarrow filesystem and the path inside it for a local folder or `s3://bucket/prefix`."""
-    if is_s3(dest):
-        bucket, key = split_s3(dest)
-        kwargs: dict[str, object] = {"region": options.region or "us-east-1"}
-        if options.endpoint:
-            scheme, _, host = options.endpoint.partition("://")
-            kwargs.update(endpoint_override=host or scheme, scheme=scheme if host else "https")
-        return pafs.S3FileSystem(**kwargs), f"{bucket}/{key.strip('/')}".rstrip("/")
-    return pafs.LocalFileSystem(), str(Path(dest).resolve())
+    return storage.filesystem(dest, options)
 
 
 def ensure_dir(fs: pafs.FileSystem, path: str) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from siamese.config import ModelConfig
 from siamese.training import ClipSet, TrainConfig
+from voxguard.storage import StorageOptions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,6 +37,8 @@ class TrainJobConfig(TrainConfig):
     gpus_per_worker: float = 1.0
     cpus_per_worker: float = 1.0
     storage_path: str = str(REPO_ROOT / "var" / "train-runs")
+    # Where an s3:// storage_path lives (endpoint override, region): the command's VOXGUARD_S3_* settings.
+    storage_options: StorageOptions = field(default_factory=StorageOptions)
     name: str = "voxguard-train"
     # False: start afresh even when `storage_path/name` holds an earlier run (its folder is removed if local).
     resume: bool = True

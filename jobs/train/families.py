@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from siamese.frontends import kinds as frontend_kinds
 
 FOLDS: dict[str, tuple[str, ...]] = {
     "codec": ("codec-lm", "codec-resynthesis"),
@@ -226,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--patience", type=int, default=2)
     parser.add_argument("--max-dev-clips", type=int, default=300)
     parser.add_argument("--cpus-per-worker", type=float, default=2.0)
-    parser.add_argument("--frontend", choices=["whisper", "logmel", "loglinear", "lfcc"], default=None,
+    parser.add_argument("--frontend", choices=frontend_kinds(), default=None,
                         help="front-end of the design under test (default: the bundled model's)")
     parser.add_argument("--window-s", type=float, default=None, help="window length of the design under test")
     parser.add_argument("--drop-generator", action="append", default=[],

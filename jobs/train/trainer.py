@@ -135,6 +135,14 @@ def run_trainer(config: TrainJobConfig, data: dict[str, pd.DataFrame]):
     if not config.resume:
         _delete_run(config)
     check_resume(config)
+    from voxguard.storage import is_remote
+
+    # An object store is handed to Ray Train as a filesystem built on the configured endpoint (a bare
+    # s3:// URI would make Ray build its own, pointing at AWS); a local path is passed as it is.
+    storage = {"storage_path": config.storage_path}
+    if is_remote(config.storage_path):
+        fs, root = _storage(config)
+        storage = {"storage_path": root, "storage_filesystem": fs}
     resources = {"CPU": config.cpus_per_worker}
     if config.use_gpu:
         resources["GPU"] = config.gpus_per_worker
@@ -144,7 +152,7 @@ def run_trainer(config: TrainJobConfig, data: dict[str, pd.DataFrame]):
         scaling_config=ScalingConfig(num_workers=config.num_workers, use_gpu=config.use_gpu, resources_per_worker=resources),
         run_config=RunConfig(
             name=config.name,
-            storage_path=config.storage_path,
+            **storage,
             checkpoint_config=CheckpointConfig(num_to_keep=2),
             failure_config=FailureConfig(max_failures=config.max_failures),
             callbacks=[relay.callback] if relay else None,
@@ -165,11 +173,18 @@ def _run_dir(config: TrainJobConfig) -> Path:
 JOB_FILE = "voxguard-job.json"
 
 
+def _storage(config: TrainJobConfig):  # type: ignore[no-untyped-def] # -> (pyarrow FileSystem, path)
+    """The run storage's filesystem and root path, on the configured endpoint (`voxguard.storage`)."""
+    from voxguard.storage import filesystem
+
+    return filesystem(config.storage_path, config.storage_options)
+
+
 def _delete_run(config: TrainJobConfig) -> None:
     """Remove an earlier run of this name (local or s3://), so Ray Train starts afresh."""
     import pyarrow.fs as pafs
 
-    fs, root = pafs.FileSystem.from_uri(config.storage_path)
+    fs, root = _storage(config)
     folder = f"{root.rstrip('/')}/{config.name}"
     if fs.get_file_info(folder).type == pafs.FileType.Directory:
         fs.delete_dir(folder)
@@ -197,7 +212,7 @@ def check_resume(config: TrainJobConfig) -> None:
     """
     import pyarrow.fs as pafs
 
-    fs, root = pafs.FileSystem.from_uri(config.storage_path)
+    fs, root = _storage(config)
     path = f"{root.rstrip('/')}/{config.name}/{JOB_FILE}"
     current = json.loads(json.dumps(job_fingerprint(config), default=str))
     if fs.get_file_info(path).type == pafs.FileType.File:

@@ -40,3 +40,10 @@ def leaf_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParse
             for sub in dict.fromkeys(action.choices.values()):
                 leaves.extend(leaf_parsers(sub) or [sub])
     return leaves
+
+
+def db_url(args: argparse.Namespace) -> str:
+    """The effective database URL: `--db-url`, else the settings' (VOXGUARD_DB_URL, else SQLite in the data dir)."""
+    from voxguard.settings import Settings
+
+    return Settings.from_env(db_url=getattr(args, "db_url", None)).database_url

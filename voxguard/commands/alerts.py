@@ -6,7 +6,7 @@ import argparse
 import getpass
 import os
 
-from voxguard.commands._options import add_db_url_to_command, leaf_parsers
+from voxguard.commands._options import add_db_url_to_command, db_url, leaf_parsers
 
 # feedback.models.ALERT_EVENTS, written out so `voxguard --help` stays light (a test checks they agree).
 EVENTS = ("score.finished", "spoof.found", "queue.backlog", "retrain.finished", "retrain.failed")
@@ -49,8 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _factory(args: argparse.Namespace):
     from feedback.db import session_factory, upgrade
 
-    upgrade(args.db_url)  # the alert tables arrive with a migration: an older database is brought up to date
-    return session_factory(args.db_url)
+    url = db_url(args)
+    upgrade(url)  # the alert tables arrive with a migration: an older database is brought up to date
+    return session_factory(url)
 
 
 def _add(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     kinds = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
     score = kinds.add_parser("score", help="scoring throughput and memory on generated clips")
     score.add_argument("--files", type=int, default=200, help="generated clips (3-12 s, mixed formats)")
-    score.add_argument("--model", default=None, help="model package (default: the bundled one)")
+    score.add_argument("--model", default=None, help="model package (default: the registry's production model, else VOXGUARD_MODEL, else the bundled model)")
     score.add_argument("--workdir", default=None, help="where clips and outputs go (default: a temp dir)")
     score.add_argument(
         "--memory-scales", default="", help="also measure peak memory at these clip counts, e.g. 1000,5000"
@@ -30,10 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _bench_score(args: argparse.Namespace) -> int:
     from jobs.score.bench import format_table, run_bench
 
-    model = Path(args.model) if args.model else Settings.from_env().model_path
-    if not model.exists():
-        print(f"error: no model package at {model}; pass --model", file=sys.stderr)
-        return 2
+    from voxguard.context import CommandContext
+
+    with CommandContext(Settings.from_env()) as ctx:
+        model = ctx.model_path(args.model)  # the one default-model rule; a missing package is one line, exit 2
     scales = tuple(int(s) for s in args.memory_scales.split(",") if s.strip())
     result = run_bench(
         args.files,

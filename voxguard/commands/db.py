@@ -18,9 +18,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _upgrade(args: argparse.Namespace) -> int:
-    from feedback.db import current_revision, default_url, upgrade
+    from feedback.db import current_revision, upgrade
+    from voxguard.settings import Settings
 
-    url = args.db_url or default_url()
+    url = Settings.from_env(db_url=args.db_url).database_url
     upgrade(url, args.revision)
     print(f"database at revision {current_revision(url)}")
     return 0

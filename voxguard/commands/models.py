@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 
-from voxguard.commands._options import add_db_url_to_command, leaf_parsers
+from voxguard.commands._options import add_db_url_to_command, db_url, leaf_parsers
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +24,7 @@ def _list(args: argparse.Namespace) -> int:
     from feedback.db import session_factory
     from feedback.registry import list_versions
 
-    with session_factory(args.db_url)() as s:
+    with session_factory(db_url(args))() as s:
         versions = list_versions(s)
         if not versions:
             print("no models registered yet: scoring uses the bundled model until a retraining or "
@@ -41,7 +41,7 @@ def _promote(args: argparse.Namespace) -> int:
     from feedback.db import session_factory, session_scope
     from feedback.registry import promote
 
-    with session_scope(session_factory(args.db_url)) as s:
+    with session_scope(session_factory(db_url(args))) as s:
         promote(s, args.version, actor=getpass.getuser())
     print(f"{args.version} is now production")
     return 0
@@ -51,7 +51,7 @@ def _rollback(args: argparse.Namespace) -> int:
     from feedback.db import session_factory, session_scope
     from feedback.registry import rollback
 
-    with session_scope(session_factory(args.db_url)) as s:
+    with session_scope(session_factory(db_url(args))) as s:
         restored = rollback(s, actor=getpass.getuser())
         name = restored.version
     print(f"rolled back: {name} is production again")

@@ -63,15 +63,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from feedback.db import session_factory, session_scope
+    from voxguard.context import CommandContext
+    from voxguard.settings import Settings
+
+    with CommandContext(Settings.from_env(db_url=args.db_url)) as ctx:
+        return _run(args, ctx)
+
+
+def _run(args: argparse.Namespace, ctx) -> int:  # noqa: ANN001 - voxguard.context.CommandContext
+    from feedback.db import session_scope
     from feedback.policy import request_retrain
     from feedback.runs import describe_run, get_run, run_record
     from feedback.scheduler import default_holder, tick
     from jobs.retrain.job import RetrainConfig, preflight, run_retraining
-    from voxguard.settings import Settings
 
-    settings = Settings.from_env(db_url=args.db_url)
-    factory = session_factory(settings.database_url)
+    settings = ctx.settings
+    factory = ctx.sessions  # the command's one engine, for the run record, registry and feedback
 
     def say(line: str) -> None:
         print(f"[retrain] {line}", file=sys.stderr, flush=True)
@@ -84,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         )
 
     def execute(run_id: int) -> None:
-        run_retraining(config(run_id), settings, report=say)
+        run_retraining(config(run_id), settings, report=say, sessions=factory)
 
     if args.run_id is not None:
         run_id = args.run_id

@@ -8,7 +8,7 @@ import os
 import socket
 import sys
 
-from voxguard.commands._options import add_db_url_to_command, leaf_parsers
+from voxguard.commands._options import add_db_url_to_command, db_url, leaf_parsers
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _factory(args: argparse.Namespace):
     from feedback.db import session_factory
 
-    return session_factory(args.db_url)
+    return session_factory(db_url(args))
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -170,7 +170,7 @@ def _add_reviewer(args: argparse.Namespace) -> int:
     password = os.environ.get("VOXGUARD_REVIEWER_PASSWORD") or getpass.getpass(f"password for {args.name}: ")
     # Adding the first account is how a deployment is set up: create or migrate the schema first
     # (idempotent; serialised on PostgreSQL), as `voxguard dashboard` does.
-    upgrade(args.db_url)
+    upgrade(db_url(args))
     with session_scope(_factory(args)) as s:
         add_reviewer(s, args.name, password, role=args.role, actor=getpass.getuser())
     print(f"added {args.role} {args.name}")

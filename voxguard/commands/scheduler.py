@@ -6,7 +6,7 @@ import argparse
 import getpass
 import logging
 
-from voxguard.commands._options import add_db_url, add_db_url_to_command, leaf_parsers
+from voxguard.commands._options import add_db_url, add_db_url_to_command, db_url, leaf_parsers
 from voxguard.commands.retrain import add_retrain_options, retrain_argv
 
 
@@ -47,13 +47,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _scheduler(args: argparse.Namespace) -> int:
-    from feedback.db import default_url, session_factory
+    from feedback.db import session_factory
     from feedback.runs import describe_run, get_run
     from feedback.scheduler import default_launcher, run_scheduler
     from voxguard.settings import Settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    url = args.db_url or default_url()
+    url = Settings.from_env(db_url=args.db_url).database_url
     ray_address = Settings.from_env().ray_address if args.ray_address is None else args.ray_address
     if args.manifest is not None and not args.manifest.exists():
         from voxguard.errors import InputNotFound
@@ -84,7 +84,7 @@ def _show(args: argparse.Namespace) -> int:
     from feedback.policy import RETRY_RULE, get_policy, should_retrain
     from feedback.runs import describe_run, list_runs
 
-    with session_factory(args.db_url)() as s:
+    with session_factory(db_url(args))() as s:
         p = get_policy(s)
         d = should_retrain(s)
         last = list_runs(s, limit=1)
@@ -100,7 +100,7 @@ def _runs(args: argparse.Namespace) -> int:
     from feedback.db import session_factory
     from feedback.runs import describe_run, list_runs
 
-    with session_factory(args.db_url)() as s:
+    with session_factory(db_url(args))() as s:
         runs = list_runs(s, limit=args.limit)
         if not runs:
             print("no retraining runs yet (`voxguard policy request` asks for one)")
@@ -113,7 +113,7 @@ def _set(args: argparse.Namespace) -> int:
     from feedback.db import session_factory, session_scope
     from feedback.policy import update_policy
 
-    with session_scope(session_factory(args.db_url)) as s:
+    with session_scope(session_factory(db_url(args))) as s:
         update_policy(s, min_mismatches=args.min_mismatches, max_age_days=args.max_age_days, enabled=args.enabled,
                       required_agreement=args.required_agreement, actor=getpass.getuser())
     return _show(args)
@@ -123,7 +123,7 @@ def _request(args: argparse.Namespace) -> int:
     from feedback.db import session_factory, session_scope
     from feedback.policy import request_retrain
 
-    with session_scope(session_factory(args.db_url)) as s:
+    with session_scope(session_factory(db_url(args))) as s:
         run = request_retrain(s, getpass.getuser(), args.reason)
         run_id = run.id
     print(f"retraining requested (run {run_id}); `voxguard scheduler` launches it at its next check "

@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("source", help="folder, glob, file, s3://bucket/prefix or .csv/.parquet manifest")
     parser.add_argument("--out", required=True, metavar="DEST", help="output folder or s3://bucket/prefix")
-    parser.add_argument("--model", default=None, help="model package (default: VOXGUARD_MODEL / bundled model)")
+    parser.add_argument("--model", default=None, help="model package (default: the registry's production model, else VOXGUARD_MODEL, else the bundled model)")
     parser.add_argument("--resume", action="store_true", help="skip objects DEST already has (same fingerprint+model)")
     parser.add_argument("--overwrite", action="store_true", help="delete DEST's existing parts first")
     parser.add_argument("--limit", type=int, default=None, help="score at most N objects")
@@ -44,34 +44,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _score(args: argparse.Namespace) -> int:
+    from voxguard.context import CommandContext
+
+    settings = Settings.from_env(s3_endpoint=args.s3_endpoint, ray_address=args.ray_address)
+    with CommandContext(settings) as ctx:
+        return _run(args, ctx)
+
+
+def _run(args: argparse.Namespace, ctx) -> int:  # noqa: ANN001 - voxguard.context.CommandContext
     from sqlalchemy.exc import SQLAlchemyError
 
-    from jobs.model_source import resolve_model
     from jobs.score.feedback_sink import FeedbackSink
     from jobs.score.pipeline import run_scoring
     from jobs.score.summary import format_summary
 
-    settings = Settings.from_env(s3_endpoint=args.s3_endpoint, ray_address=args.ray_address)
     # --model, else the registry's production model, else the bundled one. An unreadable registry is a
     # RegistryUnavailable (one line, exit 2): never a silent switch to another model.
-    model = resolve_model(settings, args.model)
-    sink = None if args.no_feedback else FeedbackSink(settings, args.source, args.out)
-    package = None
+    package = ctx.package(args.model)  # loaded once, on the command's one database engine
+    sink = None
+    if not args.no_feedback:
+        ctx.migrate()  # idempotent and cheap: a scoring job never meets a missing schema
+        sink = FeedbackSink(ctx.sessions, args.source, args.out)
     enrolled = None
     if args.group:
         from jobs.enroll import group_bank
-        from siamese.package import ModelPackage
 
-        package = ModelPackage.load(model)  # loaded once: the group's references are keyed by its version
-        enrolled = group_bank(settings, package.version, args.group)
+        enrolled = group_bank(ctx.sessions, package.version, args.group)  # keyed by the model's version
         if enrolled is None:
             print(f"warning: group {args.group!r} has no enrolled references for this model", file=sys.stderr)
     try:
         summary = run_scoring(
             args.source,
             args.out,
-            model if package is None else package,
-            settings=settings,
+            package,
+            settings=ctx.settings,
             resume=args.resume,
             overwrite=args.overwrite,
             limit=args.limit,

@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("clips", nargs="+", type=Path, metavar="CLIP", help="local audio files")
     parser.add_argument(
-        "--model", type=Path, default=None, help="model package (default: VOXGUARD_MODEL or the bundled model)"
+        "--model", type=Path, default=None,
+        help="model package (default: the registry's production model, else VOXGUARD_MODEL, else the bundled model)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object per clip (JSON lines)")
     parser.add_argument("--segments", action="store_true", help="also print every segment's start, end and score")
@@ -36,16 +37,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _score_files(args: argparse.Namespace) -> int:
+    from voxguard.context import CommandContext
+
     settings = Settings.from_env()
-    model_path = args.model or settings.model_path
-    if not Path(model_path).is_file():
-        raise InputNotFound(
-            f"no model package at {model_path}. Pass --model PATH, set VOXGUARD_MODEL, "
-            f"or train one (the bundled default is models/voxguard-default.vxpkg)."
-        )
+    with CommandContext(settings) as ctx:
+        # The one default-model rule (as `score`): --model, else the registry's production model,
+        # else VOXGUARD_MODEL / the bundled model.
+        model_path = ctx.model_path(args.model)
+        if not Path(model_path).is_file():
+            raise InputNotFound(f"no model package at {model_path}: pass --model PATH or set VOXGUARD_MODEL")
+        package = ctx.package(args.model)  # InvalidPackage: one line
     from siamese.detector import Detector  # torch import deferred: keeps `voxguard --help` fast
 
-    detector = Detector.from_package(model_path, max_duration_s=settings.max_duration_s)  # InvalidPackage: one line
+    detector = Detector(package, max_duration_s=settings.max_duration_s)
     results = [detector.score(clip, name=str(clip)) for clip in args.clips]
     if args.json:
         for result in results:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from voxguard.settings import REPO_ROOT
+from siamese.frontends import kinds as frontend_kinds
 
 # The job config's defaults (`jobs.train.config.TrainJobConfig`), written out so that
 # building the parser does not import torch (`voxguard --help` stays fast);
@@ -44,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--gpus-per-worker", type=float, default=_DEFAULTS["gpus_per_worker"], help="GPUs each worker reserves, with --use-gpu")
     p.add_argument("--objective", choices=["contrastive", "triplet", "oneclass"], default=_DEFAULTS["objective"],
                    help="training objective")
-    p.add_argument("--frontend", choices=["logmel", "loglinear", "lfcc", "whisper"], default=None,
+    p.add_argument("--frontend", choices=frontend_kinds(), default=None,
                    help="whisper: frozen pretrained Whisper tiny.en encoder (first blocks) + 1-D CNN")
     p.add_argument("--whisper-blocks", type=int, default=None,
                    help="with the whisper front-end: how many of its transformer blocks to use (tiny.en has 4)")
@@ -91,6 +92,15 @@ def _model(args: argparse.Namespace):
     return model
 
 
+def _storage_options():  # noqa: ANN202 - voxguard.storage.StorageOptions
+    """VOXGUARD_S3_ENDPOINT / VOXGUARD_S3_REGION, for an s3:// --storage-path."""
+    from voxguard.settings import Settings
+    from voxguard.storage import StorageOptions
+
+    settings = Settings.from_env()
+    return StorageOptions(settings.s3_endpoint, settings.s3_region)
+
+
 def _run(args: argparse.Namespace) -> int:
     from jobs.train.config import TrainJobConfig
     from jobs.train.trainer import train
@@ -103,6 +113,7 @@ def _run(args: argparse.Namespace) -> int:
         storage_path=args.storage_path, name=args.name, resume=args.resume, init=args.init,
         augmentation=not args.no_augmentation, max_dev_clips=args.max_dev_clips, max_test_clips=args.max_test_clips, cache_dir=args.cache_dir,
         devset=args.devset if args.devset and args.devset.exists() else None, ray_address=args.ray_address,
+        storage_options=_storage_options(),
     )
     result = train(config)
     summary = {
