@@ -104,8 +104,7 @@ def _run(args: argparse.Namespace, ctx) -> int:  # noqa: ANN001 - voxguard.conte
         sink.finish(summary)
         summary["review_items_created"] = sink.items_created
         from feedback.alerts import scoring_finished  # webhooks: job finished, spoofs found, queue backlog
-        from feedback.db import session_factory
 
-        scoring_finished(session_factory(settings.database_url), summary)
+        scoring_finished(ctx.sessions, summary)  # the command's one engine
     print(json.dumps(summary, indent=2, default=str) if args.json else format_summary(summary))
     return 0
