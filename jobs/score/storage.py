@@ -100,7 +100,40 @@ def file_kind(mode: int) -> str:
 STREAM_ATTEMPTS = 4  # whole GETs per object when the body breaks off mid-transfer
 
 
+@dataclass(frozen=True)
+class ReadResult:
+    """The bytes of one object and the version they came from.
+
+    `etag`: the S3 ETag of the GET that returned `data` ("etag:..."), None locally.
+    `mtime_ns`: a local file's modification time on the open descriptor, None on S3.
+    """
+
+    data: bytes
+    etag: str | None = None
+    mtime_ns: int | None = None
+
+    def changed_since(self, listed: dict[str, object]) -> bool:
+        """True when what was read is not what the listing saw (size, ETag or mtime differ).
+
+        `listed` holds the listing's `size_bytes`, `fingerprint` (S3: the listing's ETag)
+        and `mtime_ns` (local); a value the listing did not record is not compared.
+        """
+        size = listed.get("size_bytes")
+        if size is not None and int(size) != len(self.data):  # type: ignore[call-overload]
+            return True
+        listed_fp = listed.get("fingerprint")
+        if self.etag and listed_fp and str(listed_fp).startswith("etag:") and listed_fp != self.etag:
+            return True
+        listed_mtime = listed.get("mtime_ns")
+        return bool(self.mtime_ns is not None and listed_mtime is not None and int(listed_mtime) != self.mtime_ns)  # type: ignore[call-overload]
+
+
 def read_bytes(uri: str, options: S3Options, max_bytes: int | None = None) -> bytes:
+    """Read a whole local file or S3 object (see `read_object`)."""
+    return read_object(uri, options, max_bytes).data
+
+
+def read_object(uri: str, options: S3Options, max_bytes: int | None = None) -> ReadResult:
     """Read a whole local file or S3 object; refuses objects over `max_bytes` without reading them.
 
     botocore retries failed requests, but not a body that breaks off after the
@@ -111,14 +144,15 @@ def read_bytes(uri: str, options: S3Options, max_bytes: int | None = None) -> by
     if is_s3(uri):
         return _read_s3(uri, options, max_bytes)
     with open_regular(uri) as handle:
-        if max_bytes is not None:
-            size = os.fstat(handle.fileno()).st_size
-            if size > max_bytes:
-                raise ObjectTooLarge(f"{size} bytes exceeds the {max_bytes} byte limit")
-        return handle.read()
+        info = os.fstat(handle.fileno())
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise ObjectTooLarge(f"{info.st_size} bytes exceeds the {max_bytes} byte limit")
+        data = handle.read()
+        # mtime after the read: a writer that was busy while we read shows up as a change.
+        return ReadResult(data, mtime_ns=os.fstat(handle.fileno()).st_mtime_ns)
 
 
-def _read_s3(uri: str, options: S3Options, max_bytes: int | None) -> bytes:
+def _read_s3(uri: str, options: S3Options, max_bytes: int | None) -> ReadResult:
     from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseStreamingError
 
     bucket, key = split_s3(uri)
@@ -129,7 +163,9 @@ def _read_s3(uri: str, options: S3Options, max_bytes: int | None) -> bytes:
         try:
             if max_bytes is not None and length > max_bytes:
                 raise ObjectTooLarge(f"{length} bytes exceeds the {max_bytes} byte limit")
-            return body.read()  # botocore checks the length: a short body raises IncompleteReadError
+            data = body.read()  # botocore checks the length: a short body raises IncompleteReadError
+            etag = response.get("ETag")
+            return ReadResult(data, etag="etag:" + etag.strip('"') if etag else None)
         except (ResponseStreamingError, IncompleteReadError, ReadTimeoutError):
             if attempt + 1 == STREAM_ATTEMPTS:
                 raise

@@ -23,12 +23,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     score.add_argument("--batch-size", type=int, default=None, help="inference batch, in windows (default: settings)")
     score.add_argument("--num-actors", type=int, default=None, help="inference actors (default: automatic)")
+    score.add_argument("--rounds", type=int, default=1,
+                       help="interleaved rounds; each row keeps its fastest (a shared machine's load varies)")
+    score.add_argument("--no-two-stage", action="store_true", help="skip the two-stage pipeline row")
     score.add_argument("--json", default=None, help="also write the raw numbers to this JSON file")
     score.set_defaults(func=_bench_score)
 
 
 def _bench_score(args: argparse.Namespace) -> int:
-    from jobs.score.bench import format_table, run_bench
+    from voxguard.bench.score import format_table, run_bench
 
     model = Path(args.model) if args.model else Settings.from_env().model_path
     if not model.exists():
@@ -43,6 +46,8 @@ def _bench_score(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         num_actors=args.num_actors,
         log=lambda line: print(line, file=sys.stderr, flush=True),
+        rounds=args.rounds,
+        two_stage=not args.no_two_stage,
     )
     table = format_table(result)
     print(f"`voxguard bench score --files {args.files}" + (f" --memory-scales {args.memory_scales}`" if scales else "`"))

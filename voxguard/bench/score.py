@@ -88,6 +88,8 @@ class Measure:
     audio_s: float
     wall_s: float
     peak_rss: int
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before/after
+    parts: dict[str, float] | None = None  # busy seconds by part (the naive loop's breakdown)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -98,15 +100,24 @@ class Measure:
             "x_real_time": self.audio_s / self.wall_s,
             "clips_per_s": self.files / self.wall_s,
             "peak_rss_mib": self.peak_rss / 2**20,
+            "load_1m": list(self.load),
+            "parts_s": self.parts or {},
         }
 
 
 def _timed(name: str, files: int, audio_s: float, fn: Callable[[], Any]) -> Measure:
+    load = os.getloadavg()[0]
     with PeakRSS() as rss:
         start = time.perf_counter()
-        fn()
+        parts = fn()
         wall = time.perf_counter() - start
-    return Measure(name, files, audio_s, wall, rss.peak)
+    return Measure(name, files, audio_s, wall, rss.peak, (load, os.getloadavg()[0]),
+                   parts if isinstance(parts, dict) else None)
+
+
+def _best(measures: list[Measure]) -> Measure:
+    """Of several rounds, the fastest: the one the other sessions' load disturbed least."""
+    return min(measures, key=lambda m: m.wall_s)
 
 
 def run_bench(
@@ -117,8 +128,16 @@ def run_bench(
     batch_size: int | None = None,
     num_actors: int | None = None,
     log: Callable[[str], None] = print,
+    rounds: int = 1,
+    two_stage: bool = True,
 ) -> dict[str, Any]:
-    """Measure decode-only, naive loop and pipeline on `n_files` clips; optionally memory at `scales`."""
+    """Measure decode-only, naive loop and pipeline on `n_files` clips; optionally memory at `scales`.
+
+    With `rounds` > 1 the runs are interleaved (decode, naive, pipeline, decode, ...) and
+    each keeps its fastest round: on a shared machine, load from other processes comes
+    and goes, and interleaving exposes every variant to it alike. `two_stage` adds the
+    pipeline with separate decode tasks (the layout used on GPUs) for comparison.
+    """
     import torch
 
     from jobs.score.pipeline import run_scoring
@@ -134,29 +153,28 @@ def run_bench(
     detector = Detector.from_package(model)
     audio_config = detector.audio_config
     torch.set_num_threads(os.cpu_count() or 1)
-    decoded_s = 0.0
 
     def decode_only() -> None:
-        nonlocal decoded_s
         for path in paths:
             audio = decode_audio(Path(path).read_bytes(), audio_config)
             detector.windows(audio.waveform)
-            decoded_s += audio.duration_s
 
-    def naive() -> None:
+    def naive() -> dict[str, float]:
+        # Detector.score's own steps, timed apart: where a plain loop's time goes.
+        spent = {"read+decode+resample": 0.0, "windows": 0.0, "inference": 0.0, "aggregate": 0.0}
         for path in paths:
-            result = detector.score(path)
-            assert result.error is None, result.error
-
-    rows: list[Measure] = []
-    load_before = os.getloadavg()[0]
-    if n_files:
-        log("[bench] decode-only pass")
-        rows.append(_timed("decode only (1 process)", n_files, audio_s, decode_only))
-        log(f"[bench] {rows[-1].as_dict()}")
-        log("[bench] naive loop")
-        rows.append(_timed("naive loop (Detector.score per file)", n_files, audio_s, naive))
-        log(f"[bench] {rows[-1].as_dict()}")
+            t0 = time.perf_counter()
+            audio = detector.decode(path)
+            t1 = time.perf_counter()
+            windows = detector.windows(audio.waveform)
+            t2 = time.perf_counter()
+            scores = detector.score_windows(windows.frames)
+            t3 = time.perf_counter()
+            detector.aggregate(path, scores, windows.starts_s, windows.ends_s, audio)
+            t4 = time.perf_counter()
+            for key, dt in zip(spent, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                spent[key] += dt
+        return spent
 
     from cluster.local import init_ray
 
@@ -165,19 +183,32 @@ def run_bench(
     ray_start_s = time.perf_counter() - ray_start
     quiet = lambda _: None  # noqa: E731
 
-    def pipeline(folder: Path, dest: Path) -> Callable[[], Any]:
+    def pipeline(folder: Path, dest: Path, fused: bool | None = None) -> Callable[[], Any]:
         return lambda: run_scoring(
-            str(folder), str(dest), model, overwrite=True, batch_size=batch_size, num_actors=num_actors, progress=quiet
+            str(folder), str(dest), model, overwrite=True, batch_size=batch_size, num_actors=num_actors,
+            progress=quiet, progress_bar=False, fused=fused,
         )
 
-    # One warm-up run on a few files so actor start-up is not billed to one side only.
+    # One warm-up run on a few files so first-use costs (imports, page cache) are not billed
+    # to one side only. Each run still starts its own actors (model load included).
     warm = work / "warm"
     generate_files(warm, 4, seed=99)
     pipeline(warm, work / "out-warm")()
+    variants: list[tuple[str, Callable[[], Any]]] = [
+        ("decode only (1 process)", decode_only),
+        ("naive loop (Detector.score per file)", naive),
+        ("pipeline (voxguard score)", pipeline(src, work / "out")),
+    ]
+    if two_stage:
+        variants.append(("pipeline, two stages (decode tasks + actors)", pipeline(src, work / "out-2", fused=False)))
+    measured: dict[str, list[Measure]] = {name: [] for name, _ in variants}
     if n_files:
-        log("[bench] Ray Data pipeline")
-        rows.append(_timed("Ray Data pipeline", n_files, audio_s, pipeline(src, work / "out")))
-        log(f"[bench] {rows[-1].as_dict()}")
+        for round_no in range(max(1, rounds)):
+            for name, fn in variants:
+                log(f"[bench] round {round_no + 1}: {name}")
+                measured[name].append(_timed(name, n_files, audio_s, fn))
+                log(f"[bench] {measured[name][-1].as_dict()}")
+    rows = [_best(m) for m in measured.values() if m]
 
     scale_rows = []
     for n in scales:
@@ -191,8 +222,7 @@ def run_bench(
         "rows": [r.as_dict() for r in rows],
         "scales": [r.as_dict() for r in scale_rows],
         "ray_start_s": ray_start_s,
-        # Other processes on the machine skew every number: keep the load next to them.
-        "load_avg_1m": [load_before, os.getloadavg()[0]],
+        "rounds": max(1, rounds),
         "cpus": os.cpu_count(),
         "model_version": detector.version,
         "workdir": str(work),
@@ -200,28 +230,37 @@ def run_bench(
 
 
 def format_table(result: dict[str, Any]) -> str:
-    """Markdown table with ratios to the naive loop (and the decode-only floor)."""
+    """Markdown table with ratios to the naive loop (and the decode-only floor), then the breakdown."""
     rows = result["rows"]
     naive = next((r for r in rows if r["name"].startswith("naive")), None)
     floor = next((r for r in rows if r["name"].startswith("decode")), None)
     out = [
-        "| run | files | audio h | wall s | x real-time | clips/s | peak RSS MiB | speed vs naive | wall vs decode floor |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| run | files | audio h | wall s | x real-time | clips/s | peak RSS MiB | speed vs naive | "
+        "wall vs decode floor | load 1m |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows + result["scales"]:
         # Ratios per clip, so rows of other archive sizes still compare.
         vs_naive = f"{naive['wall_s'] / naive['files'] / (r['wall_s'] / r['files']):.2f}x" if naive else "-"
         vs_floor = f"{r['wall_s'] / r['files'] / (floor['wall_s'] / floor['files']):.2f}x" if floor else "-"
+        load = r.get("load_1m") or [0, 0]
         out.append(
             f"| {r['name']} | {r['files']} | {r['audio_hours']:.3f} | {r['wall_s']:.1f} | {r['x_real_time']:.1f} | "
-            f"{r['clips_per_s']:.2f} | {r['peak_rss_mib']:.0f} | {vs_naive} | {vs_floor} |"
+            f"{r['clips_per_s']:.2f} | {r['peak_rss_mib']:.0f} | {vs_naive} | {vs_floor} | "
+            f"{load[0]:.1f}-{load[1]:.1f} |"
         )
     out.append("")
+    rounds = result.get("rounds", 1)
     out.append(
         f"{result['cpus']} CPUs; model {result['model_version']}; Ray start-up {result['ray_start_s']:.1f} s "
-        "(not in the pipeline's wall time; a warm-up run precedes it). "
-        f"Load average (1 min) at start/end: {result['load_avg_1m'][0]:.1f}/{result['load_avg_1m'][1]:.1f}."
+        "(not in the pipeline's wall time; a warm-up run precedes it, actor start-up is included). "
+        + (f"Best of {rounds} interleaved rounds per row. " if rounds > 1 else "")
+        + "Load: the 1-minute load average before-after each row (other processes on the machine)."
     )
+    if naive and naive.get("parts_s"):
+        total = sum(naive["parts_s"].values()) or 1.0
+        parts = ", ".join(f"{k} {v:.1f} s ({100 * v / total:.0f}%)" for k, v in naive["parts_s"].items())
+        out.append(f"Naive loop, where the time goes: {parts}.")
     if len(result["scales"]) >= 2:
         a, b = result["scales"][0], result["scales"][-1]
         out.append(
