@@ -36,7 +36,8 @@ from jobs.score.storage import S3Options, check_writable, filesystem, list_parts
 from jobs.score.summary import JobStats
 from siamese.detector import Detector
 from siamese.package import ModelPackage
-from voxguard.errors import OutputExists
+from siamese.engines import ENGINES, onnx_artefact
+from voxguard.errors import ConfigError, OutputExists
 from voxguard.roots import parse_roots
 from voxguard.settings import Settings
 
@@ -86,6 +87,7 @@ def run_scoring(
     progress_bar: bool | None = None,
     commit_every_s: float = 30.0,
     fused: bool | None = None,
+    engine: str | None = None,
     group: str | None = None,
     enrolled: np.ndarray | None = None,
     replay: bool = False,
@@ -98,6 +100,8 @@ def run_scoring(
     Clips are counted as they are scored (`jobs.score.progress`): a line every
     `progress_every_s`, or a tqdm bar when `progress_bar` (default: progress goes
     to stderr and stderr is a terminal).
+    `engine`: inference engine, "float" | "int8" | "onnx" (default: the settings'); see
+    `siamese.engines` and `voxguard bench engines` for what each costs in accuracy.
     `fused`: None picks the layout for the cluster (CPU: decode inside the scoring
     actors; GPU: separate decode tasks); False forces two stages (benchmarks).
     `part_size` and `commit_every_s`: a part is written at `part_size` rows or
@@ -121,6 +125,11 @@ def run_scoring(
     if group is not None and enrolled is not None and len(enrolled):
         package.enrolled[group] = np.asarray(enrolled, dtype=np.float32)
 
+    engine = engine or settings.engine
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    if engine == "onnx" and group is not None:
+        raise ConfigError("--engine onnx cannot compare against enrolled groups (--group): use float or int8")
     fs, dest_path = filesystem(dest, s3)
     check_writable(fs, dest_path, s3)  # a missing bucket or read-only DEST fails now, not after scoring
     existing = list_parts(fs, dest_path)
@@ -169,7 +178,7 @@ def run_scoring(
         bar = progress_bar if progress_bar is not None else (default_progress and sys.stderr.isatty())
         reporter = Progress(stats, len(items), progress, progress_every_s, bar=bar)
         rows_iter = _iter_scored(
-            _score_items(items, package, settings, s3, batch_size, num_actors, gpus_per_actor, group, fused)
+            _score_items(items, package, settings, s3, batch_size, num_actors, gpus_per_actor, group, fused, engine)
         )
         try:
             _write_rows(rows_iter, package, job_id, fs, s3, dest_path, part_size, stats, on_rows, reporter,
@@ -192,6 +201,7 @@ def _score_items(
     gpus_per_actor: float | None,
     group: str | None = None,
     fused: bool | None = None,
+    engine: str = "float",
 ):  # type: ignore[no-untyped-def] # -> ray.data.Dataset of SCORED_SCHEMA rows
     """Build the Ray Data pipeline (lazy: nothing runs until it is iterated)."""
     import ray
@@ -229,6 +239,10 @@ def _score_items(
         "torch_threads": plan["torch_threads"],
         "batch_size": batch_size,
         "group": group,
+        "engine": engine,
+        # Exported once here (cached per model version), loaded by every actor.
+        "onnx_path": str(onnx_artefact(package, Path(settings.data_dir) / "cache" / "engines"))
+        if engine == "onnx" else None,
     }
     # Ray Data's map actors restart after a crash by default, and then log an ERROR line
     # ("constructor arguments in the object store and max_restarts > 0") at every start

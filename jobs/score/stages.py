@@ -176,14 +176,15 @@ class PieceScorer:
     """Ray Data actor: holds one model replica and scores the windows of a batch of pieces."""
 
     def __init__(
-        self, package: Any, device: str = "cpu", torch_threads: int = 1, batch_size: int = 64, group: str | None = None
+        self, package: Any, device: str = "cpu", torch_threads: int = 1, batch_size: int = 64, group: str | None = None,
+        engine: str = "float", onnx_path: str | None = None,
     ) -> None:
         import torch
 
         from siamese.detector import Detector
 
         torch.set_num_threads(max(1, torch_threads))
-        self.detector = Detector(package, device=device)
+        self.detector = Detector(package, device=device, engine=engine, onnx_path=onnx_path, threads=torch_threads)
         self.audio = package.config.audio
         self.batch_size = batch_size
         # Enrolled bona fide references of this group (instant adaptation) join the bank.
@@ -244,9 +245,11 @@ class ClipScorer:
         torch_threads: int = 1,
         batch_size: int = 64,
         group: str | None = None,
+        engine: str = "float",
+        onnx_path: str | None = None,
     ) -> None:
         self.scorer = PieceScorer(package, device=device, torch_threads=torch_threads, batch_size=batch_size,
-                                  group=group)
+                                  group=group, engine=engine, onnx_path=onnx_path)
         self.decode = decode
 
     def __call__(self, batch: pa.Table) -> pa.Table:

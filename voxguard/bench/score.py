@@ -43,40 +43,55 @@ def generate_files(folder: Path, n: int, min_s: float = 3.0, max_s: float = 12.0
 
 
 class PeakRSS:
-    """Context manager sampling the summed RSS of this process tree; `.peak` in bytes."""
+    """Context manager sampling the memory of this process (and, with `tree`, all its descendants).
 
-    def __init__(self, interval_s: float = 0.1) -> None:
+    `.peak`: peak of the summed RSS, an upper bound (pages shared between processes,
+    e.g. torch's libraries mapped by every worker and the object store, count once per
+    process). `.peak_pss`: peak of the summed PSS (each shared page split between the
+    processes mapping it), i.e. the physical memory the process tree really holds.
+    """
+
+    def __init__(self, interval_s: float = 0.25, tree: bool = True) -> None:
         self.interval_s = interval_s
+        self.tree = tree
         self.peak = 0
+        self.peak_pss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _sample(self) -> int:
+    def _sample(self) -> tuple[int, int]:
         import psutil
 
         root = psutil.Process(os.getpid())
-        total = 0
-        for proc in [root, *root.children(recursive=True)]:
+        rss = pss = 0
+        for proc in [root, *(root.children(recursive=True) if self.tree else [])]:
             try:
-                total += proc.memory_info().rss
+                info = proc.memory_full_info()  # reads smaps_rollup: PSS as well as RSS
+                rss += info.rss
+                pss += getattr(info, "pss", info.rss)
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 pass
-        return total
+        return rss, pss
+
+    def _update(self) -> None:
+        rss, pss = self._sample()
+        self.peak = max(self.peak, rss)
+        self.peak_pss = max(self.peak_pss, pss)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self._sample())
+            self._update()
             self._stop.wait(self.interval_s)
 
     def __enter__(self) -> "PeakRSS":
-        self.peak = self._sample()
+        self._update()
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, self._sample())
+        self._update()
 
 
 @dataclass
@@ -88,6 +103,7 @@ class Measure:
     audio_s: float
     wall_s: float
     peak_rss: int
+    peak_pss: int = 0
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before/after
     parts: dict[str, float] | None = None  # busy seconds by part (the naive loop's breakdown)
 
@@ -100,18 +116,20 @@ class Measure:
             "x_real_time": self.audio_s / self.wall_s,
             "clips_per_s": self.files / self.wall_s,
             "peak_rss_mib": self.peak_rss / 2**20,
+            "peak_pss_mib": self.peak_pss / 2**20,
             "load_1m": list(self.load),
             "parts_s": self.parts or {},
         }
 
 
-def _timed(name: str, files: int, audio_s: float, fn: Callable[[], Any]) -> Measure:
+def _timed(name: str, files: int, audio_s: float, fn: Callable[[], Any], tree: bool = True) -> Measure:
+    """Run `fn` once; memory of this process, plus its children (Ray) when `tree`."""
     load = os.getloadavg()[0]
-    with PeakRSS() as rss:
+    with PeakRSS(tree=tree) as rss:
         start = time.perf_counter()
         parts = fn()
         wall = time.perf_counter() - start
-    return Measure(name, files, audio_s, wall, rss.peak, (load, os.getloadavg()[0]),
+    return Measure(name, files, audio_s, wall, rss.peak, rss.peak_pss, (load, os.getloadavg()[0]),
                    parts if isinstance(parts, dict) else None)
 
 
@@ -130,6 +148,7 @@ def run_bench(
     log: Callable[[str], None] = print,
     rounds: int = 1,
     two_stage: bool = True,
+    engines: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Measure decode-only, naive loop and pipeline on `n_files` clips; optionally memory at `scales`.
 
@@ -159,6 +178,15 @@ def run_bench(
             audio = decode_audio(Path(path).read_bytes(), audio_config)
             detector.windows(audio.waveform)
 
+    def naive_one_thread() -> dict[str, float]:
+        # The same loop with one torch thread: separates thread over-subscription (two
+        # OpenMP threads on two busy cores wait at every barrier) from the loop itself.
+        torch.set_num_threads(1)
+        try:
+            return naive()
+        finally:
+            torch.set_num_threads(os.cpu_count() or 1)
+
     def naive() -> dict[str, float]:
         # Detector.score's own steps, timed apart: where a plain loop's time goes.
         spent = {"read+decode+resample": 0.0, "windows": 0.0, "inference": 0.0, "aggregate": 0.0}
@@ -183,10 +211,10 @@ def run_bench(
     ray_start_s = time.perf_counter() - ray_start
     quiet = lambda _: None  # noqa: E731
 
-    def pipeline(folder: Path, dest: Path, fused: bool | None = None) -> Callable[[], Any]:
+    def pipeline(folder: Path, dest: Path, fused: bool | None = None, engine: str | None = None) -> Callable[[], Any]:
         return lambda: run_scoring(
             str(folder), str(dest), model, overwrite=True, batch_size=batch_size, num_actors=num_actors,
-            progress=quiet, progress_bar=False, fused=fused,
+            progress=quiet, progress_bar=False, fused=fused, engine=engine,
         )
 
     # One warm-up run on a few files so first-use costs (imports, page cache) are not billed
@@ -197,16 +225,20 @@ def run_bench(
     variants: list[tuple[str, Callable[[], Any]]] = [
         ("decode only (1 process)", decode_only),
         ("naive loop (Detector.score per file)", naive),
-        ("pipeline (voxguard score)", pipeline(src, work / "out")),
+        ("naive loop, 1 torch thread", naive_one_thread),
+        ("pipeline (voxguard score, float)", pipeline(src, work / "out", engine="float")),
     ]
     if two_stage:
         variants.append(("pipeline, two stages (decode tasks + actors)", pipeline(src, work / "out-2", fused=False)))
+    for engine in engines:
+        variants.append((f"pipeline, engine {engine}", pipeline(src, work / f"out-{engine}", engine=engine)))
     measured: dict[str, list[Measure]] = {name: [] for name, _ in variants}
     if n_files:
         for round_no in range(max(1, rounds)):
             for name, fn in variants:
                 log(f"[bench] round {round_no + 1}: {name}")
-                measured[name].append(_timed(name, n_files, audio_s, fn))
+                # Decode and naive rows run in this process alone: the idle Ray is not theirs.
+                measured[name].append(_timed(name, n_files, audio_s, fn, tree=name.startswith("pipeline")))
                 log(f"[bench] {measured[name][-1].as_dict()}")
     rows = [_best(m) for m in measured.values() if m]
 
@@ -232,12 +264,12 @@ def run_bench(
 def format_table(result: dict[str, Any]) -> str:
     """Markdown table with ratios to the naive loop (and the decode-only floor), then the breakdown."""
     rows = result["rows"]
-    naive = next((r for r in rows if r["name"].startswith("naive")), None)
+    naive = next((r for r in rows if r["name"].startswith("naive loop (")), None)
     floor = next((r for r in rows if r["name"].startswith("decode")), None)
     out = [
-        "| run | files | audio h | wall s | x real-time | clips/s | peak RSS MiB | speed vs naive | "
+        "| run | files | audio h | wall s | x real-time | clips/s | peak RSS MiB | peak PSS MiB | speed vs naive | "
         "wall vs decode floor | load 1m |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows + result["scales"]:
         # Ratios per clip, so rows of other archive sizes still compare.
@@ -246,7 +278,7 @@ def format_table(result: dict[str, Any]) -> str:
         load = r.get("load_1m") or [0, 0]
         out.append(
             f"| {r['name']} | {r['files']} | {r['audio_hours']:.3f} | {r['wall_s']:.1f} | {r['x_real_time']:.1f} | "
-            f"{r['clips_per_s']:.2f} | {r['peak_rss_mib']:.0f} | {vs_naive} | {vs_floor} | "
+            f"{r['clips_per_s']:.2f} | {r['peak_rss_mib']:.0f} | {r.get('peak_pss_mib', 0):.0f} | {vs_naive} | {vs_floor} | "
             f"{load[0]:.1f}-{load[1]:.1f} |"
         )
     out.append("")
@@ -255,7 +287,9 @@ def format_table(result: dict[str, Any]) -> str:
         f"{result['cpus']} CPUs; model {result['model_version']}; Ray start-up {result['ray_start_s']:.1f} s "
         "(not in the pipeline's wall time; a warm-up run precedes it, actor start-up is included). "
         + (f"Best of {rounds} interleaved rounds per row. " if rounds > 1 else "")
-        + "Load: the 1-minute load average before-after each row (other processes on the machine)."
+        + "Load: the 1-minute load average before-after each row (other processes on the machine). "
+        "Memory: decode and naive rows, this process; pipeline rows, the whole tree (driver, Ray, actors); "
+        "RSS sums count shared pages once per process, PSS splits them."
     )
     if naive and naive.get("parts_s"):
         total = sum(naive["parts_s"].values()) or 1.0
