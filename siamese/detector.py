@@ -144,30 +144,7 @@ class Detector:
         audio: DecodedAudio | None = None,
     ) -> ClipResult:
         """Turn per-window scores into the clip verdict (mean score; every window kept as a segment)."""
-        calibration, point = self.package.calibration, self.package.operating_point
-        clip_score = float(np.mean(window_scores))
-        prob = float(calibration.prob_bonafide(np.array([clip_score]))[0])
-        label = str(point.decide(clip_score))
-        window_probs = calibration.prob_bonafide(np.asarray(window_scores, dtype=np.float64))
-        segments = [
-            Segment(float(s), float(e), float(w), float(p))
-            for s, e, w, p in zip(starts_s, ends_s, window_scores, window_probs, strict=True)
-        ]
-        # A partly synthetic recording: any confidently spoof-looking segment sends it to review.
-        any_spoof_segment = bool(np.any(np.asarray(window_scores) < point.abstain_low))
-        return ClipResult(
-            source=source,
-            model_version=self.version,
-            score=clip_score,
-            prob_bonafide=prob,
-            label=label,
-            confidence=float(max(prob, 1.0 - prob)),
-            flagged=label != "bonafide" or any_spoof_segment,
-            segments=segments,
-            duration_s=audio.duration_s if audio else None,
-            sample_rate=audio.source_sample_rate if audio else None,
-            channels=audio.channels if audio else None,
-        )
+        return aggregate_scores(self.package, source, window_scores, starts_s, ends_s, audio)
 
     # --- one call ----------------------------------------------------------------------------
 
@@ -212,3 +189,42 @@ class Detector:
             # Arrays follow the soundfile convention: [samples] or [samples, channels].
             return from_samples(source, sample_rate, self.audio_config, self.max_duration_s)
         return self.decode(source)
+
+
+def aggregate_scores(
+    package: ModelPackage,
+    source: str,
+    window_scores: np.ndarray,
+    starts_s: np.ndarray,
+    ends_s: np.ndarray,
+    audio: DecodedAudio | None = None,
+) -> ClipResult:
+    """`Detector.aggregate` without a network: only the package's calibration and operating point.
+
+    The bulk job's driver aggregates what its actors scored; it needs no model weights.
+    """
+    calibration, point = package.calibration, package.operating_point
+    clip_score = float(np.mean(window_scores))
+    prob = float(calibration.prob_bonafide(np.array([clip_score]))[0])
+    label = str(point.decide(clip_score))
+    window_probs = calibration.prob_bonafide(np.asarray(window_scores, dtype=np.float64))
+    segments = [
+        Segment(float(s), float(e), float(w), float(p))
+        for s, e, w, p in zip(starts_s, ends_s, window_scores, window_probs, strict=True)
+    ]
+    # A partly synthetic recording: any confidently spoof-looking segment sends it to review.
+    any_spoof_segment = bool(np.any(np.asarray(window_scores) < point.abstain_low))
+    return ClipResult(
+        source=source,
+        model_version=package.version,
+        score=clip_score,
+        prob_bonafide=prob,
+        label=label,
+        confidence=float(max(prob, 1.0 - prob)),
+        flagged=label != "bonafide" or any_spoof_segment,
+        segments=segments,
+        duration_s=audio.duration_s if audio else None,
+        sample_rate=audio.source_sample_rate if audio else None,
+        channels=audio.channels if audio else None,
+    )
+

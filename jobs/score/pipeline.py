@@ -34,7 +34,7 @@ from jobs.score.sources import iter_objects
 from jobs.score.stages import ClipScorer, PieceScorer, decode_batch
 from jobs.score.storage import S3Options, check_writable, filesystem, list_parts, write_part
 from jobs.score.summary import JobStats
-from siamese.detector import Detector
+from siamese.detector import aggregate_scores
 from siamese.package import ModelPackage
 from siamese.engines import ENGINES, onnx_artefact
 from voxguard.errors import ConfigError, OutputExists
@@ -323,7 +323,7 @@ def _write_rows(
     passed since the last one, whichever comes first: a killed job keeps all but
     its last minute or so of work, whatever its size (a part is the resume unit).
     """
-    detector = Detector(package, device="cpu")  # aggregation only: calibration + operating point
+    # Aggregation needs only the calibration and the operating point: no network in the driver.
     rate = package.config.audio.sample_rate
     run = uuid.uuid4().hex[:8]  # parts of different runs of one job never collide
     pending: dict[int, _Clip] = {}
@@ -349,7 +349,7 @@ def _write_rows(
             if len(clip.pieces) < clip.n_pieces:
                 continue
             del pending[piece["idx"]]
-            row = _clip_row(clip, detector, rate, job_id)
+            row = _clip_row(clip, package, rate, job_id)
             buffer.append(row)
             stats.add([row])  # counted when scored (progress), not when its part is written
             stats.changed += bool(piece.get("changed"))
@@ -363,7 +363,7 @@ def _write_rows(
         raise RuntimeError(f"{len(pending)} clip(s) lost pieces in the pipeline")
 
 
-def _clip_row(clip: _Clip, detector: Detector, rate: int, job_id: str) -> dict[str, Any]:
+def _clip_row(clip: _Clip, package: ModelPackage, rate: int, job_id: str) -> dict[str, Any]:
     """One output row from a complete clip (or its error)."""
     meta = clip.meta
     row: dict[str, Any] = {c: None for c in COLUMNS}
@@ -374,7 +374,7 @@ def _clip_row(clip: _Clip, detector: Detector, rate: int, job_id: str) -> dict[s
         duration_s=meta["duration_s"],
         sample_rate=meta["sample_rate"],
         channels=meta["channels"],
-        model_version=detector.version,
+        model_version=package.version,
         error=meta["error"],
         job_id=job_id,
         scored_at=now_utc(),
@@ -385,6 +385,6 @@ def _clip_row(clip: _Clip, detector: Detector, rate: int, job_id: str) -> dict[s
     starts = np.concatenate([np.asarray(clip.pieces[i][0], np.float64) for i in range(clip.n_pieces)]) / rate
     ends = np.concatenate([np.asarray(clip.pieces[i][1], np.float64) for i in range(clip.n_pieces)]) / rate
     scores = np.concatenate([np.asarray(clip.pieces[i][2], np.float64) for i in range(clip.n_pieces)])
-    result = detector.aggregate(meta["uri"], scores, starts, ends).to_dict()
+    result = aggregate_scores(package, meta["uri"], scores, starts, ends).to_dict()
     row.update({k: result[k] for k in ("score", "prob_bonafide", "label", "confidence", "flagged", "segments")})
     return row
