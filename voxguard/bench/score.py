@@ -130,7 +130,7 @@ def _timed(name: str, files: int, audio_s: float, fn: Callable[[], Any], tree: b
         parts = fn()
         wall = time.perf_counter() - start
     return Measure(name, files, audio_s, wall, rss.peak, rss.peak_pss, (load, os.getloadavg()[0]),
-                   parts if isinstance(parts, dict) else None)
+                   parts if isinstance(parts, dict) and "job_id" not in parts else None)  # not a job summary
 
 
 def _best(measures: list[Measure]) -> Measure:
