@@ -2,12 +2,16 @@
 
 Stages (Ray Data, streaming):
   driver listing -> dataset of small URI blocks
-  -> `decode_batch` CPU tasks (read, fingerprint, decode, resample, cut into pieces)
-  -> `PieceScorer` actor pool (batched inference; GPU or a fraction of one when present)
-  -> driver: regroup pieces into clips, `Detector.aggregate`, write Parquet parts.
+  -> CPUs: `ClipScorer` actors, one per core (read, fingerprint, decode, resample, cut
+     into pieces and score them in the same process: no copies between stages)
+     GPUs: `decode_batch` CPU tasks -> `PieceScorer` actor pool (batched inference on a
+     GPU or a fraction of one)
+  -> driver: regroup pieces into clips, aggregate (calibration and operating point only),
+     count them for progress, write Parquet parts.
 
-Output parts hold `part_size` clips each and are written atomically, which is
-what makes `resume=True` exact after a crash (see `jobs.score.resume`).
+Output parts hold up to `part_size` clips (fewer when `commit_every_s` passed first)
+and are written atomically, which is what makes `resume=True` exact after a crash
+(see `jobs.score.resume`).
 """
 
 from __future__ import annotations
