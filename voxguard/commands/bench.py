@@ -67,7 +67,8 @@ def _bench_score(args: argparse.Namespace) -> int:
         engines=tuple(args.engine),
     )
     table = format_table(result)
-    print(f"`voxguard bench score --files {args.files}" + (f" --memory-scales {args.memory_scales}`" if scales else "`"))
+    flags = "".join(f" --engine {e}" for e in args.engine) + (f" --memory-scales {args.memory_scales}" if scales else "")
+    print(f"`voxguard bench score --files {args.files}{flags}`")
     print()
     print(table)
     if args.json:
