@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: score test bench bench-memory train corpus eval-families eval-partial ablation probe install clean-venv
+.PHONY: score test bench bench-engines bench-memory train corpus eval-families eval-partial ablation probe install clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -25,7 +25,11 @@ test: $(STAMP)
 
 ## Benchmarks (not tests): speed and memory tables with ratios against baselines.
 bench: $(STAMP)
-	$(VENV)/bin/voxguard bench score --files 300
+	$(VENV)/bin/voxguard bench score --files 400 --engine int8
+
+## Does a faster inference engine keep the bundled model's EER (test split + devset, within 0.5 point)?
+bench-engines: $(STAMP)
+	$(VENV)/bin/voxguard bench engines --engines float,int8 --devset ../shared/devset
 
 ## Peak memory of the pipeline at two archive sizes (streaming: it should not grow with the archive).
 bench-memory: $(STAMP)

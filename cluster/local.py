@@ -128,6 +128,10 @@ def init_ray(
         ray.init(address=target, **common)
         return _handle(ray, embedded=False)
 
+    # Ray >= 2.59 turns token authentication on for a new local Ray (good: the embedded
+    # Ray listens on 127.0.0.1 only, but other local users could still connect) and says
+    # so at every start in a WARNING that asks nothing of the user: keep the auth, drop the line.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     ray.init(
         # "local" rather than None: None would join any cluster `ray start` left
         # on this machine (found through /tmp/ray), which is not what a laptop run wants.

@@ -31,50 +31,66 @@ def scoring_actor_pool(
     num_actors: int | None,
     gpus_per_actor: float,
     batch_size: int,
+    threads_per_actor: int = 1,
+    fused: bool | None = None,
 ) -> dict[str, object]:
     """Size the inference actor pool for a scoring run.
 
     `cluster_resources` is what `ray.cluster_resources()` returns ("CPU", "GPU", ...).
-    `num_actors` None or 0 means automatic: an autoscaling pool from 1 actor up to
-    what the cluster holds now. An explicit count gives a fixed pool of that size,
+    `num_actors` None or 0 means automatic: on GPUs an autoscaling pool from 1 actor up
+    to what the cluster's GPUs hold now; on CPUs a pool of one actor per
+    `threads_per_actor` cores. An explicit count gives a fixed pool of that size,
     uncapped, because an autoscaling cluster may still add the nodes it needs.
     `gpus_per_actor` is used only when the cluster has GPUs; fractions let several
     actors share one card (0.25 puts four model replicas on each GPU).
 
     Returns min_size/max_size (for `ActorPoolStrategy`), num_cpus/num_gpus per
-    actor, batch_size, device ("cuda" or "cpu") and torch_threads per actor.
+    actor, batch_size, device ("cuda" or "cpu"), torch_threads per actor, and
+    `fused`: whether the actors also read and decode (CPU) or separate CPU tasks
+    feed them (GPU). Passing `fused=False` on CPUs gives the two-stage layout
+    (half the cores for decode tasks; kept for comparison in the benchmark).
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     if num_actors is not None and num_actors < 0:
         raise ConfigError(f"num_actors must be >= 0 (0 = automatic), got {num_actors}")
+    if threads_per_actor < 1:
+        raise ConfigError(f"threads_per_actor must be >= 1, got {threads_per_actor}")
     _check_gpu_amount(gpus_per_actor, "gpus_per_actor")
     cpus = float(cluster_resources.get("CPU", 0.0))
     gpus = float(cluster_resources.get("GPU", 0.0))
     use_gpu = gpus > 0 and gpus_per_actor > 0
 
+    if not use_gpu and fused is False:
+        # Two stages on CPUs: about half the cores for the read/decode tasks, the
+        # actors' torch threads sharing all of them (decode tasks interleave).
+        capacity = max(1, math.floor(cpus / 2))
+        min_size, max_size = (int(num_actors),) * 2 if num_actors else (1, capacity)
+        return {
+            "min_size": min_size, "max_size": max_size, "num_cpus": 1.0, "num_gpus": 0.0,
+            "batch_size": int(batch_size), "device": "cpu",
+            "torch_threads": max(1, math.floor(cpus / max_size)) if cpus else 1, "fused": False,
+        }
     if use_gpu:
-        # One CPU per actor feeds its GPU; the rest of the CPUs read and decode.
-        num_cpus = 1.0
+        # One CPU per actor feeds its GPU; the other CPUs run the read/decode tasks.
         num_gpus = float(gpus_per_actor)
         capacity = max(1, math.floor(gpus / num_gpus + 1e-9))
-    else:
-        # On CPUs the model competes with decoding: keep about half the cores for
-        # the read/decode tasks, one core (and one torch thread) per actor.
+        min_size, max_size = (int(num_actors),) * 2 if num_actors else (1, capacity)
+        torch_threads = 1
         num_cpus = 1.0
-        num_gpus = 0.0
-        capacity = max(1, math.floor(cpus / 2))
-
-    if num_actors:
-        min_size = max_size = int(num_actors)
     else:
-        min_size, max_size = 1, capacity
-    torch_threads = max(1, int(num_cpus))
-    if not use_gpu and cpus > 0:
-        # Inference dominates decoding (about 5x with the Whisper front-end), so a full pool's
-        # actors share all the cores between their torch threads; decode tasks interleave.
-        # Measured on 2 cores, 1,000 files: 1 thread 63.2 s, 2 threads 49.8 s.
-        torch_threads = max(1, math.floor(cpus / max_size))
+        # CPUs: the model and the decoder share the cores, so each actor decodes its own
+        # clips (fused) and the pool is sized to the cores: one actor per `threads_per_actor`
+        # cores, all started at once (a pool growing one actor at a time idles cores).
+        # Measured on 2 cores (docs/benchmarks.md): 2 actors x 1 thread beat 1 actor x 2
+        # threads, because one actor's decoding overlaps the other's inference.
+        num_gpus = 0.0
+        threads = int(threads_per_actor)
+        capacity = max(1, math.floor(cpus / threads)) if cpus else 1
+        size = int(num_actors) if num_actors else capacity
+        min_size = max_size = size
+        torch_threads = max(1, math.floor(cpus / size)) if cpus and num_actors else threads
+        num_cpus = float(min(torch_threads, cpus)) if cpus else 1.0
     return {
         "min_size": min_size,
         "max_size": max_size,
@@ -83,6 +99,7 @@ def scoring_actor_pool(
         "batch_size": int(batch_size),
         "device": "cuda" if use_gpu else "cpu",
         "torch_threads": torch_threads,
+        "fused": not use_gpu,
     }
 
 

@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jobs.score.bench import format_table, run_bench  # noqa: E402
+from voxguard.bench.score import format_table, run_bench  # noqa: E402
 from jobs.train.config import TrainJobConfig, default_model_config  # noqa: E402
 from jobs.train.trainer import train  # noqa: E402
 from siamese.frontends import kinds as frontend_kinds  # noqa: E402

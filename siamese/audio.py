@@ -104,9 +104,14 @@ def from_samples(
         raise TooLarge(f"{duration:.0f} s of audio exceeds the {max_duration_s:.0f} s limit")
     if duration < config.min_duration_s:
         raise TooShort(f"{duration * 1000:.0f} ms of audio, minimum is {config.min_duration_s * 1000:.0f} ms")
+    # Silence is judged on the signal around its mean: a constant level (a DC offset, a
+    # stuck converter) carries no sound however high it sits, and would otherwise be
+    # scored, and queued for review, as speech.
+    if float(np.max(np.abs(mono - mono.mean(dtype=np.float64)), initial=0.0)) < config.silence_peak:
+        level = float(np.max(np.abs(mono), initial=0.0))
+        what = "digital silence" if level < config.silence_peak else f"a constant level of {mono[0]:.3g}, DC only"
+        raise SilentAudio(f"no signal: peak variation below {config.silence_peak:g} full scale ({what})")
     waveform = resample(mono, rate, config.sample_rate)
-    if float(np.max(np.abs(waveform), initial=0.0)) < config.silence_peak:
-        raise SilentAudio(f"peak level below {config.silence_peak:g} full scale (digital silence)")
     return DecodedAudio(
         waveform=np.ascontiguousarray(waveform, dtype=np.float32),
         sample_rate=config.sample_rate,

@@ -23,10 +23,34 @@ from siamese.windowing import Windows, make_windows
 class Detector:
     """A loaded model package ready to score audio."""
 
-    def __init__(self, package: ModelPackage, device: str | None = None, max_duration_s: float | None = None) -> None:
+    def __init__(
+        self,
+        package: ModelPackage,
+        device: str | None = None,
+        max_duration_s: float | None = None,
+        engine: str = "float",
+        onnx_path: str | Path | None = None,
+        threads: int | None = None,
+    ) -> None:
+        """`engine`: "float", "int8" (CPU) or "onnx" (CPU; `onnx_path` from
+        `siamese.engines.onnx_artefact`, no enrolled groups); see `siamese.engines`."""
+        from siamese.engines import ENGINES, OnnxScorer, quantize_int8
+
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
         self.package = package
+        self.engine = engine
+        if engine != "float":
+            device = "cpu"  # quantised kernels and our ONNX Runtime session are CPU only
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.network = package.build_network().to(self.device)
+        if engine == "int8":
+            self.network = quantize_int8(self.network)
+        self._onnx = None
+        if engine == "onnx":
+            if onnx_path is None:
+                raise ValueError("the onnx engine needs onnx_path (siamese.engines.onnx_artefact)")
+            self._onnx = OnnxScorer(onnx_path, threads)
         self.max_duration_s = max_duration_s
         self._enrolled: dict[str, torch.Tensor] = {
             group: torch.from_numpy(np.asarray(e, dtype=np.float32)).to(self.device)
@@ -69,6 +93,10 @@ class Detector:
     def score_windows(self, frames: np.ndarray, group: str | None = None, batch_size: int = 64) -> np.ndarray:
         """Raw scores [n] of windows [n, samples] (higher = more bona fide)."""
         enrolled = self._enrolled.get(group) if group else None
+        if self._onnx is not None:
+            if enrolled is not None:
+                raise ValueError("the onnx engine cannot use enrolled group references; use float or int8")
+            return self._onnx(frames) if len(frames) else np.zeros(0, np.float32)
         scores = []
         for start in range(0, len(frames), batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(frames[start : start + batch_size])).to(self.device)
@@ -131,3 +159,4 @@ class Detector:
             # Arrays follow the soundfile convention: [samples] or [samples, channels].
             return from_samples(source, sample_rate, self.audio_config, self.max_duration_s)
         return self.decode(source)
+

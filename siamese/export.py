@@ -14,9 +14,9 @@ its scores from the float PyTorch model on given windows:
   cannot export the STFT ("STFT does not currently support complex types"),
   the dynamo exporter can, so no front-end-less fallback is needed.
   The batch axis is dynamic; the window length is fixed by the model config.
-- int8: `torch.ao.quantization.quantize_dynamic` on the `nn.Linear` layers
-  (the projection head; dynamic quantisation has no kernels for Conv2d, so the
-  CNN stays float). Saved as TorchScript so it loads without this package.
+- int8: `torch.ao.quantization.quantize_dynamic` on the frozen Whisper block's
+  MLP layers, per-channel (the scoring engine `int8`, see `siamese.engines` for
+  why not every Linear layer). Saved as TorchScript so it loads without this package.
 """
 
 from __future__ import annotations
@@ -150,10 +150,10 @@ def onnx_max_abs_diff(model: SiameseNetwork | ModelPackage, path: str | Path, wi
 
 
 def quantize_int8(model: SiameseNetwork | ModelPackage) -> nn.Module:
-    """Dynamic int8 quantisation of the Linear layers of the scoring path (CPU inference)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao.quantization announces its deprecation
-        return torch.ao.quantization.quantize_dynamic(scoring_module(model), {nn.Linear}, dtype=torch.qint8).eval()
+    """The int8 scoring engine's quantisation (`siamese.engines`) applied to the scoring path."""
+    from siamese.engines import quantize_int8 as quantize
+
+    return quantize(scoring_module(model))
 
 
 def int8_max_abs_diff(model: SiameseNetwork | ModelPackage, quantized: nn.Module, windows: np.ndarray) -> float:

@@ -73,10 +73,11 @@ def test_resampling_keeps_a_tone_at_its_frequency():
 
 
 def test_stereo_is_averaged_to_mono():
-    left = np.full(16000, 0.5, dtype=np.float32)
-    right = np.full(16000, -0.1, dtype=np.float32)
+    # Not constant levels: a DC-only clip is silent (issue 15).
+    tone = np.sin(2 * np.pi * 220 * np.arange(16000) / 16000).astype(np.float32)
+    left, right = 0.5 + 0.3 * tone, -0.1 + 0.1 * tone
     audio = from_samples(np.stack([left, right], axis=1), 16000)
-    np.testing.assert_allclose(audio.waveform, 0.2, atol=1e-6)
+    np.testing.assert_allclose(audio.waveform, 0.2 + 0.2 * tone, atol=1e-6)
 
 
 def test_short_clip_of_0_2_s_is_accepted(tmp_path):

@@ -12,17 +12,25 @@ FOUR_GPUS = {"CPU": 64.0, "GPU": 4.0, "accelerator_type:L4": 4.0}
 TWO_CORES = {"CPU": 2.0}
 
 
-def test_cpu_cluster_keeps_half_the_cores_for_decoding() -> None:
+def test_cpu_cluster_gets_one_fused_actor_per_core() -> None:
     plan = scoring_actor_pool(LAPTOP, None, 0.25, 64)
     assert plan == {
-        "min_size": 1, "max_size": 4, "num_cpus": 1.0, "num_gpus": 0.0,
-        "batch_size": 64, "device": "cpu", "torch_threads": 2,  # 4 actors x 2 threads use all 8 cores
+        "min_size": 8, "max_size": 8, "num_cpus": 1.0, "num_gpus": 0.0,
+        "batch_size": 64, "device": "cpu", "torch_threads": 1, "fused": True,  # decode + score per actor
     }
     two = scoring_actor_pool(TWO_CORES, 0, 0.25, 8)
-    assert (two["max_size"], two["torch_threads"]) == (1, 2)
-    assert scoring_actor_pool(LAPTOP, 8, 0.25, 8)["torch_threads"] == 1  # a fixed pool of 8 gets 1 each
+    assert (two["min_size"], two["max_size"], two["torch_threads"], two["fused"]) == (2, 2, 1, True)
+    assert scoring_actor_pool(LAPTOP, None, 0.25, 8, threads_per_actor=2)["max_size"] == 4
+    fixed = scoring_actor_pool(LAPTOP, 2, 0.25, 8)  # a fixed pool of 2 shares the 8 cores
+    assert (fixed["max_size"], fixed["torch_threads"], fixed["num_cpus"]) == (2, 4, 4.0)
     # A head-only cluster with no CPUs (all on autoscaled workers) still gets one actor.
     assert scoring_actor_pool({}, None, 0.5, 8)["max_size"] == 1
+
+
+def test_two_stage_layout_on_cpus_on_request() -> None:
+    plan = scoring_actor_pool(TWO_CORES, None, 0.25, 8, fused=False)
+    assert (plan["min_size"], plan["max_size"], plan["torch_threads"], plan["fused"]) == (1, 1, 2, False)
+    assert scoring_actor_pool(LAPTOP, None, 0.25, 8, fused=False)["max_size"] == 4
 
 
 @pytest.mark.parametrize(
@@ -32,7 +40,7 @@ def test_cpu_cluster_keeps_half_the_cores_for_decoding() -> None:
 )
 def test_fractional_gpu_actors_pack_onto_cards(resources, gpus_per_actor, max_size) -> None:
     plan = scoring_actor_pool(resources, None, gpus_per_actor, 128)
-    assert plan["device"] == "cuda"
+    assert plan["device"] == "cuda" and plan["fused"] is False  # decode tasks feed the GPU actors
     assert plan["num_gpus"] == gpus_per_actor
     assert (plan["min_size"], plan["max_size"]) == (1, max_size)
     # The pool at full size fits the GPUs it was sized from.
@@ -49,7 +57,7 @@ def test_explicit_actor_count_is_a_fixed_pool_even_beyond_current_size() -> None
 def test_zero_gpus_per_actor_runs_on_cpu_even_with_gpus() -> None:
     plan = scoring_actor_pool(FOUR_GPUS, None, 0.0, 16)
     assert plan["device"] == "cpu" and plan["num_gpus"] == 0.0
-    assert plan["max_size"] == 32
+    assert plan["max_size"] == 64
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,16 @@
 
 Stages (Ray Data, streaming):
   driver listing -> dataset of small URI blocks
-  -> `decode_batch` CPU tasks (read, fingerprint, decode, resample, cut into pieces)
-  -> `PieceScorer` actor pool (batched inference; GPU or a fraction of one when present)
-  -> driver: regroup pieces into clips, `VerdictRule.aggregate`, write Parquet parts.
+  -> CPUs: `ClipScorer` actors, one per core (read, fingerprint, decode, resample, cut
+     into pieces and score them in the same process: no copies between stages)
+     GPUs: `decode_batch` CPU tasks -> `PieceScorer` actor pool (batched inference on a
+     GPU or a fraction of one)
+  -> driver: regroup pieces into clips, aggregate (calibration and operating point only),
+     count them for progress, write Parquet parts.
 
-Output parts hold `part_size` clips each and are written atomically, which is
-what makes `resume=True` exact after a crash (see `jobs.score.resume`).
+Output parts hold up to `part_size` clips (fewer when `commit_every_s` passed first)
+and are written atomically, which is what makes `resume=True` exact after a crash
+(see `jobs.score.resume`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import math
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,14 +32,16 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from jobs.score.output import COLUMNS, now_utc, to_table
+from jobs.score.progress import Progress
 from jobs.score.resume import DoneIndex, drop_transient_errors, load_done
 from jobs.score.sources import iter_objects
-from jobs.score.stages import PieceScorer, decode_batch
+from jobs.score.stages import ClipScorer, PieceScorer, decode_batch
 from jobs.score.storage import S3Options, check_writable, filesystem, list_parts, write_part
 from jobs.score.summary import JobStats
+from siamese.engines import ENGINES, onnx_artefact
 from siamese.package import ModelPackage
 from siamese.verdict import VerdictRule
-from voxguard.errors import OutputExists
+from voxguard.errors import ConfigError, OutputExists
 from voxguard.roots import parse_roots
 from voxguard.settings import Settings
 
@@ -44,6 +51,9 @@ ITEMS_PER_BLOCK = 4
 DECODE_TASK_MEMORY = 1024**3  # worker (Python + torch, ~400 MiB) plus one decoded clip
 # Pieces per actor call: enough short clips to fill a batch of windows, a bounded amount of audio.
 PIECES_PER_CALL = 16
+# Objects per fused actor call (CPU): enough short clips to batch their windows, a
+# bounded amount of decoded audio, and a progress update at the driver every call.
+ITEMS_PER_CALL = 8
 
 
 @dataclass
@@ -78,6 +88,10 @@ def run_scoring(
     on_rows: OnRows | None = None,
     progress: Callable[[str], None] | None = None,
     progress_every_s: float = 10.0,
+    progress_bar: bool | None = None,
+    commit_every_s: float = 30.0,
+    fused: bool | None = None,
+    engine: str | None = None,
     group: str | None = None,
     enrolled: np.ndarray | None = None,
     replay: bool = False,
@@ -87,6 +101,15 @@ def run_scoring(
     `on_rows(rows)` is called after each part is durably written, with that part's
     rows (dicts with the output columns): the hook for the feedback database.
     `progress` receives progress lines (default: stderr); pass `lambda s: None` to silence.
+    Clips are counted as they are scored (`jobs.score.progress`): a line every
+    `progress_every_s`, or a tqdm bar when `progress_bar` (default: progress goes
+    to stderr and stderr is a terminal).
+    `engine`: inference engine, "float" | "int8" | "onnx" (default: the settings'); see
+    `siamese.engines` and `voxguard bench engines` for what each costs in accuracy.
+    `fused`: None picks the layout for the cluster (CPU: decode inside the scoring
+    actors; GPU: separate decode tasks); False forces two stages (benchmarks).
+    `part_size` and `commit_every_s`: a part is written at `part_size` rows or
+    `commit_every_s` seconds after the previous one, whichever is first (the resume unit).
     `model`: a package path or an already loaded `ModelPackage` (default: the settings' model).
     `group` with `enrolled` [n, embedding_dim]: verified bona fide references of that group
     (e.g. a known phone line) added to the model's reference bank for this job.
@@ -97,6 +120,7 @@ def run_scoring(
     nor `overwrite` is set.
     """
     settings = settings or Settings.from_env()
+    default_progress = progress is None
     progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     s3 = S3Options(settings.s3_endpoint, settings.s3_region)
     batch_size = int(batch_size or settings.batch_size)
@@ -105,6 +129,11 @@ def run_scoring(
     if group is not None and enrolled is not None and len(enrolled):
         package.enrolled[group] = np.asarray(enrolled, dtype=np.float32)
 
+    engine = engine or settings.engine
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    if engine == "onnx" and group is not None:
+        raise ConfigError("--engine onnx cannot compare against enrolled groups (--group): use float or int8")
     fs, dest_path = filesystem(dest, s3)
     check_writable(fs, dest_path, s3)  # a missing bucket or read-only DEST fails now, not after scoring
     existing = list_parts(fs, dest_path)
@@ -135,7 +164,8 @@ def run_scoring(
             stats.skipped += 1
             continue
         items.append(
-            {"idx": len(items), "uri": obj.uri, "size_bytes": obj.size_bytes, "fingerprint": obj.fingerprint, "error": obj.error}
+            {"idx": len(items), "uri": obj.uri, "size_bytes": obj.size_bytes, "fingerprint": obj.fingerprint,
+             "error": obj.error, "mtime_ns": obj.mtime_ns}
         )
     progress(
         f"[score] job {job_id}: {len(items)} to score ({stats.skipped} already in {dest}), model {version}"
@@ -149,17 +179,20 @@ def run_scoring(
             if replayed:
                 on_rows(replayed)
     if items:
-        rows_iter = _score_items(items, package, settings, s3, batch_size, num_actors, gpus_per_actor, group)
+        bar = progress_bar if progress_bar is not None else (default_progress and sys.stderr.isatty())
+        reporter = Progress(stats, len(items), progress, progress_every_s, bar=bar)
+        rows_iter = _iter_scored(
+            _score_items(items, package, settings, s3, batch_size, num_actors, gpus_per_actor, group, fused, engine)
+        )
         try:
-            _write_rows(rows_iter, len(items), package, job_id, fs, s3, dest_path, part_size, stats, on_rows,
-                        progress, progress_every_s)
+            _write_rows(rows_iter, package, job_id, fs, s3, dest_path, part_size, stats, on_rows, reporter,
+                        commit_every_s)
         finally:
             # On an error (e.g. the database went away in `on_rows`) stop the Ray Data pipeline
             # now: left to interpreter shutdown, its executor thread deadlocked and the job hung.
             rows_iter.close()
-    summary = stats.as_dict()
-    progress(stats.progress_line(len(items)))
-    return summary
+        reporter.close()
+    return stats.as_dict()
 
 
 def _score_items(
@@ -171,8 +204,10 @@ def _score_items(
     num_actors: int | None,
     gpus_per_actor: float | None,
     group: str | None = None,
-):  # type: ignore[no-untyped-def] # -> iterator of pyarrow tables (SCORED_SCHEMA)
-    """Build and run the Ray Data pipeline; yields scored piece batches as they finish."""
+    fused: bool | None = None,
+    engine: str = "float",
+):  # type: ignore[no-untyped-def] # -> ray.data.Dataset of SCORED_SCHEMA rows
+    """Build the Ray Data pipeline (lazy: nothing runs until it is iterated)."""
     import ray
     import ray.data
 
@@ -184,13 +219,59 @@ def _score_items(
     context.enable_progress_bars = False  # our own progress lines instead
     context.verbose_stats_logs = False
     logging.getLogger("ray.data").setLevel(logging.WARNING)
+    # "Progress bars disabled...": we disabled them on purpose, for our own progress (above).
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
     plan = scoring_actor_pool(
         ray.cluster_resources(),
         num_actors if num_actors is not None else settings.num_actors,
         gpus_per_actor if gpus_per_actor is not None else settings.gpus_per_actor,
         batch_size,
+        fused=fused,
     )
     audio = package.config.audio
+    decode_kwargs = {
+        "audio": {f: getattr(audio, f) for f in audio.__dataclass_fields__},
+        "s3": s3,
+        "max_file_bytes": settings.max_file_bytes,
+        "max_duration_s": settings.max_duration_s,
+        "windows_per_piece": batch_size,
+        "decode_timeout_s": settings.decode_timeout_s,
+    }
+    actor_kwargs = {
+        "package": package,
+        "device": plan["device"],
+        "torch_threads": plan["torch_threads"],
+        "batch_size": batch_size,
+        "group": group,
+        "engine": engine,
+        # Exported once here (cached per model version), loaded by every actor.
+        "onnx_path": str(onnx_artefact(package, Path(settings.data_dir) / "cache" / "engines"))
+        if engine == "onnx" else None,
+    }
+    # Ray Data's map actors restart after a crash by default, and then log an ERROR line
+    # ("constructor arguments in the object store and max_restarts > 0") at every start
+    # whatever the arguments (ray#57733). An embedded Ray is one machine: a crashed actor
+    # there is a bug or an OOM, not a lost node, so restarts buy nothing and the line goes.
+    restarts = {"max_restarts": 0} if _embedded(ray) else {}
+    if plan["fused"]:
+        # CPUs only: each actor reads, decodes and scores its batch (see `ClipScorer`).
+        # A small job is spread over all actors (fewer items per call) rather than
+        # leaving some idle; a pool larger than the number of blocks only costs start-up.
+        per_call = max(1, min(ITEMS_PER_CALL, math.ceil(len(items) / int(plan["max_size"]))))
+        blocks = max(1, math.ceil(len(items) / per_call))
+        size = min(int(plan["max_size"]), blocks)
+        dataset = ray.data.from_items(items, override_num_blocks=blocks)
+        with warnings.catch_warnings():  # max_restarts has no named parameter yet (RayDeprecationWarning)
+            warnings.simplefilter("ignore")
+            return dataset.map_batches(
+                ClipScorer,
+                batch_size=per_call,
+                batch_format="pyarrow",
+                compute=ray.data.ActorPoolStrategy(min_size=min(int(plan["min_size"]), size), max_size=size),
+                num_cpus=plan["num_cpus"],
+                fn_constructor_kwargs={**actor_kwargs, "decode": decode_kwargs},
+                **restarts,
+            )
     dataset = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / ITEMS_PER_BLOCK)))
     dataset = dataset.map_batches(
         decode_batch,
@@ -198,38 +279,37 @@ def _score_items(
         batch_format="pyarrow",
         num_cpus=1,
         # A memory reservation (a decoded clip plus decoder buffers) also keeps Ray Data
-        # from fusing this stage into the actors: fused, decoding would run inside the
-        # inference actor and nothing would overlap.
+        # from fusing this stage into the actors: on GPUs, decoding must overlap inference.
         memory=DECODE_TASK_MEMORY,
-        fn_kwargs={
-            "audio": {f: getattr(audio, f) for f in audio.__dataclass_fields__},
-            "s3": s3,
-            "max_file_bytes": settings.max_file_bytes,
-            "max_duration_s": settings.max_duration_s,
-            "windows_per_piece": batch_size,
-        },
+        fn_kwargs=decode_kwargs,
     )
-    dataset = dataset.map_batches(
-        PieceScorer,
-        batch_size=PIECES_PER_CALL,
-        batch_format="pyarrow",
-        compute=ray.data.ActorPoolStrategy(min_size=plan["min_size"], max_size=plan["max_size"]),
-        num_cpus=plan["num_cpus"],
-        num_gpus=plan["num_gpus"],
-        fn_constructor_kwargs={
-            "package": package,
-            "device": plan["device"],
-            "torch_threads": plan["torch_threads"],
-            "batch_size": batch_size,
-            "group": group,
-        },
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return dataset.map_batches(
+            PieceScorer,
+            batch_size=PIECES_PER_CALL,
+            batch_format="pyarrow",
+            compute=ray.data.ActorPoolStrategy(min_size=plan["min_size"], max_size=plan["max_size"]),
+            num_cpus=plan["num_cpus"],
+            num_gpus=plan["num_gpus"],
+            fn_constructor_kwargs=actor_kwargs,
+            **restarts,
+        )
+
+
+def _embedded(ray_module) -> bool:  # type: ignore[no-untyped-def]
+    from cluster.local import _is_embedded
+
+    return _is_embedded(ray_module)
+
+
+def _iter_scored(dataset):  # type: ignore[no-untyped-def] # -> iterator of pyarrow tables
+    """Run the pipeline; yields scored piece batches as they finish."""
     yield from dataset.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=1)
 
 
 def _write_rows(
     batches,  # type: ignore[no-untyped-def] # iterator of pyarrow tables
-    total: int,
     package: ModelPackage,
     job_id: str,
     fs,  # type: ignore[no-untyped-def]
@@ -238,25 +318,31 @@ def _write_rows(
     part_size: int,
     stats: JobStats,
     on_rows: OnRows | None,
-    progress: Callable[[str], None],
-    progress_every_s: float,
+    progress: Progress,
+    commit_every_s: float,
 ) -> None:
-    """Regroup pieces into clips, aggregate, and write parts of `part_size` rows."""
-    detector = VerdictRule.of(package)  # aggregation needs calibration + operating point, not the network
+    """Regroup pieces into clips, aggregate, count them, and write parts.
+
+    A part is written when it holds `part_size` rows or when `commit_every_s` have
+    passed since the last one, whichever comes first: a killed job keeps all but
+    its last minute or so of work, whatever its size (a part is the resume unit).
+    """
+    # Aggregation needs only the calibration and the operating point: no network in the driver.
+    detector = VerdictRule.of(package)
     rate = package.config.audio.sample_rate
     run = uuid.uuid4().hex[:8]  # parts of different runs of one job never collide
     pending: dict[int, _Clip] = {}
     buffer: list[dict[str, Any]] = []
-    last_progress = time.monotonic()
+    last_commit = time.monotonic()
 
     def flush() -> None:
-        nonlocal buffer
+        nonlocal buffer, last_commit
+        last_commit = time.monotonic()
         if not buffer:
             return
         path = f"{dest_path}/part-{job_id}-{run}-{stats.parts_written:05d}.parquet"
         write_part(to_table(buffer), fs, path, s3)
         stats.parts_written += 1
-        stats.add(buffer)
         if on_rows is not None:
             on_rows(buffer)
         buffer = []
@@ -268,12 +354,15 @@ def _write_rows(
             if len(clip.pieces) < clip.n_pieces:
                 continue
             del pending[piece["idx"]]
-            buffer.append(_clip_row(clip, detector, rate, job_id))
+            row = _clip_row(clip, detector, rate, job_id)
+            buffer.append(row)
+            stats.add([row])  # counted when scored (progress), not when its part is written
+            stats.changed += bool(piece.get("changed"))
             if len(buffer) >= part_size:
                 flush()
-        if time.monotonic() - last_progress >= progress_every_s:
-            progress(stats.progress_line(total))
-            last_progress = time.monotonic()
+        if buffer and time.monotonic() - last_commit >= commit_every_s:
+            flush()
+        progress.update()
     flush()
     if pending:  # cannot happen unless a stage drops rows; never lose an input silently
         raise RuntimeError(f"{len(pending)} clip(s) lost pieces in the pipeline")
@@ -290,7 +379,7 @@ def _clip_row(clip: _Clip, detector: VerdictRule, rate: int, job_id: str) -> dic
         duration_s=meta["duration_s"],
         sample_rate=meta["sample_rate"],
         channels=meta["channels"],
-        model_version=detector.version,
+        model_version=package.version,
         error=meta["error"],
         job_id=job_id,
         scored_at=now_utc(),

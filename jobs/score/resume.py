@@ -7,7 +7,7 @@ has a row with its uri, the same fingerprint and the same model version.
 
 Except transient errors: a row whose error code is in `TRANSIENT_ERRORS`
 (`unreadable`: a dropped connection, a truncated body, a folder that could not
-be listed) says nothing permanent about the object. `drop_transient_errors`
+be listed; `timeout`: a decode that ran past its limit) says nothing permanent about the object. `drop_transient_errors`
 removes such rows from their parts (each part rewritten atomically) before a
 resume lists the source, so those objects are read again and end up with
 exactly one row. Permanent errors (`not_audio`, `too_large`...) stay done.
@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from jobs.score.sources import SourceObject
 from jobs.score.storage import S3Options, is_s3, open_regular, read_parts, write_part
 
-TRANSIENT_ERRORS = ("unreadable",)
+TRANSIENT_ERRORS = ("unreadable", "timeout")  # timeout: a decode past its limit (load, or hostile)
 
 
 @dataclass

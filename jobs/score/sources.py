@@ -53,6 +53,7 @@ class SourceObject:
     size_bytes: int | None = None
     fingerprint: str | None = None
     error: str | None = None
+    mtime_ns: int | None = None  # local files: modification time at listing (a change is reported)
 
 
 def iter_objects(
@@ -112,7 +113,7 @@ def _stat_local(path: str, root: str | None = None) -> SourceObject:
         return SourceObject(uri=uri, error=f"not_regular_file: {file_kind(info.st_mode)}")
     if root is not None and not is_within(uri, [root]):
         return SourceObject(uri=uri, error="outside_source: the link leads outside the listed folder")
-    return SourceObject(uri=uri, size_bytes=info.st_size)
+    return SourceObject(uri=uri, size_bytes=info.st_size, mtime_ns=info.st_mtime_ns)
 
 
 def _glob_base(pattern: str) -> str:

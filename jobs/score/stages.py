@@ -15,6 +15,7 @@ string ("code: message", codes from `siamese.errors`) instead of an exception.
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,8 @@ from siamese.config import AudioConfig
 from siamese.errors import AudioError, TooLarge
 from siamese.windowing import pad_window, plan_pieces
 
-from jobs.score.storage import NotRegularFile, ObjectTooLarge, S3Options, is_s3, read_bytes
+from jobs.score.storage import NotRegularFile, ObjectTooLarge, S3Options, read_object
+from jobs.score.timeouts import DecodeTimeout, call_with_timeout
 
 # Columns of the rows between the stages (one row per piece of a clip).
 PIECE_SCHEMA = pa.schema(
@@ -35,6 +37,7 @@ PIECE_SCHEMA = pa.schema(
         ("size_bytes", pa.int64()),
         ("fingerprint", pa.string()),
         ("error", pa.string()),
+        ("changed", pa.bool_()),  # the object changed between listing and reading (reported)
         ("duration_s", pa.float64()),
         ("sample_rate", pa.int32()),
         ("channels", pa.int32()),
@@ -60,6 +63,7 @@ def _meta(item: dict[str, Any]) -> dict[str, Any]:
         "size_bytes": item.get("size_bytes"),
         "fingerprint": item.get("fingerprint"),
         "error": item.get("error"),
+        "changed": False,
         "duration_s": None,
         "sample_rate": None,
         "channels": None,
@@ -83,79 +87,96 @@ def decode_batch(
     max_file_bytes: int,
     max_duration_s: float | None,
     windows_per_piece: int,
+    decode_timeout_s: float | None = None,
 ) -> pa.Table:
     """Ray Data CPU stage: read, fingerprint, decode, resample and cut each object of `batch`."""
     config = AudioConfig(**audio)
     rows: list[dict[str, Any]] = []
     for item in batch.to_pylist():
-        base = _meta(item)
-        if base["error"]:  # listing already failed (e.g. missing file in a manifest)
-            rows.append(base)
-            continue
-        if base["size_bytes"] is not None and base["size_bytes"] > max_file_bytes:
-            base["error"] = str(TooLarge(f"{base['size_bytes']} bytes exceeds the {max_file_bytes} byte limit"))
-            rows.append(base)
-            continue
-        try:
-            data = read_bytes(item["uri"], s3, max_file_bytes)
-        except ObjectTooLarge as error:
-            base["error"] = str(TooLarge(str(error)))
-            rows.append(base)
-            continue
-        except NotRegularFile as error:  # swapped for a FIFO/device after listing: never read
-            base["error"] = f"not_regular_file: {error}"
-            rows.append(base)
-            continue
-        except Exception as error:  # noqa: BLE001 - any storage failure is this object's error
-            base["error"] = f"unreadable: {type(error).__name__}: {error}"
-            rows.append(base)
-            continue
-        base["size_bytes"] = len(data)
-        if not is_s3(item["uri"]) or not base["fingerprint"]:
-            base["fingerprint"] = "sha256:" + hashlib.sha256(data).hexdigest()
-        try:
-            decoded = decode_audio(data, config, max_duration_s)
-        except AudioError as error:
-            base["error"] = str(error)
-            rows.append(base)
-            continue
-        except Exception as error:  # noqa: BLE001 - a decoder bug must not kill the job
-            base["error"] = f"undecodable: {type(error).__name__}: {error}"
-            rows.append(base)
-            continue
-        del data
-        base.update(
-            duration_s=decoded.duration_s,
-            sample_rate=decoded.source_sample_rate,
-            channels=decoded.channels,
-        )
-        pieces = cut_pieces(decoded.waveform, config, windows_per_piece)
-        for number, (offset, samples, starts) in enumerate(pieces):
-            rows.append(
-                dict(
-                    base,
-                    piece=number,
-                    n_pieces=len(pieces),
-                    wave=np.ascontiguousarray(samples, dtype=np.float32).tobytes(),
-                    wave_offset=offset,
-                    starts=starts,
-                )
-            )
+        rows.extend(decode_item(item, config, s3, max_file_bytes, max_duration_s, windows_per_piece, decode_timeout_s))
     return pa.Table.from_pylist(rows, schema=PIECE_SCHEMA)
+
+
+def decode_item(
+    item: dict[str, Any],
+    config: AudioConfig,
+    s3: S3Options,
+    max_file_bytes: int,
+    max_duration_s: float | None,
+    windows_per_piece: int,
+    decode_timeout_s: float | None = None,
+) -> list[dict[str, Any]]:
+    """One listed object -> its piece rows (PIECE_SCHEMA), or one error row; never raises."""
+    base = _meta(item)
+    if base["error"]:  # listing already failed (e.g. missing file in a manifest)
+        return [base]
+    if base["size_bytes"] is not None and base["size_bytes"] > max_file_bytes:
+        base["error"] = str(TooLarge(f"{base['size_bytes']} bytes exceeds the {max_file_bytes} byte limit"))
+        return [base]
+    try:
+        read = read_object(item["uri"], s3, max_file_bytes)
+    except ObjectTooLarge as error:
+        base["error"] = str(TooLarge(str(error)))
+        return [base]
+    except NotRegularFile as error:  # swapped for a FIFO/device after listing: never read
+        base["error"] = f"not_regular_file: {error}"
+        return [base]
+    except Exception as error:  # noqa: BLE001 - any storage failure is this object's error
+        base["error"] = f"unreadable: {type(error).__name__}: {error}"
+        return [base]
+    data = read.data
+    base["size_bytes"] = len(data)
+    # Changed between listing and reading: the row describes the bytes actually read
+    # (their size and fingerprint), and says so, so the summary can count it.
+    base["changed"] = read.changed_since(item)
+    if read.etag:  # S3: the ETag of the GET that returned these bytes, not the listing's
+        base["fingerprint"] = read.etag
+    else:
+        base["fingerprint"] = "sha256:" + hashlib.sha256(data).hexdigest()
+    try:
+        decoded = call_with_timeout(decode_audio, decode_timeout_s, data, config, max_duration_s)
+    except AudioError as error:
+        base["error"] = str(error)
+        return [base]
+    except DecodeTimeout as error:
+        base["error"] = f"timeout: {error}"
+        return [base]
+    except Exception as error:  # noqa: BLE001 - a decoder bug must not kill the job
+        base["error"] = f"undecodable: {type(error).__name__}: {error}"
+        return [base]
+    del data, read
+    base.update(
+        duration_s=decoded.duration_s,
+        sample_rate=decoded.source_sample_rate,
+        channels=decoded.channels,
+    )
+    pieces = cut_pieces(decoded.waveform, config, windows_per_piece)
+    return [
+        dict(
+            base,
+            piece=number,
+            n_pieces=len(pieces),
+            wave=np.ascontiguousarray(samples, dtype=np.float32).tobytes(),
+            wave_offset=offset,
+            starts=starts,
+        )
+        for number, (offset, samples, starts) in enumerate(pieces)
+    ]
 
 
 class PieceScorer:
     """Ray Data actor: holds one model replica and scores the windows of a batch of pieces."""
 
     def __init__(
-        self, package: Any, device: str = "cpu", torch_threads: int = 1, batch_size: int = 64, group: str | None = None
+        self, package: Any, device: str = "cpu", torch_threads: int = 1, batch_size: int = 64, group: str | None = None,
+        engine: str = "float", onnx_path: str | None = None,
     ) -> None:
         import torch
 
         from siamese.detector import Detector
 
         torch.set_num_threads(max(1, torch_threads))
-        self.detector = Detector(package, device=device)
+        self.detector = Detector(package, device=device, engine=engine, onnx_path=onnx_path, threads=torch_threads)
         self.audio = package.config.audio
         self.batch_size = batch_size
         # Enrolled bona fide references of this group (instant adaptation) join the bank.
@@ -190,3 +211,70 @@ class PieceScorer:
             stacked = np.stack(frames[first : first + self.batch_size])
             out.append(self.detector.score_windows(stacked, group=self.group, batch_size=self.batch_size))
         return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+class ClipScorer:
+    """Ray Data actor for CPU machines: read, decode and score in one stage.
+
+    On CPUs the model and the decoder share the same cores, so a separate decode
+    stage only adds worker processes, object-store copies of every waveform and
+    thread over-subscription (measured in docs/benchmarks.md). Here each actor
+    decodes the objects of its batch and scores their windows in the same
+    process with `torch_threads` threads; several actors (one per core) overlap
+    one's decoding with another's inference. Output: the same per-piece rows
+    (SCORED_SCHEMA) as `PieceScorer`, so the driver is unchanged.
+    """
+
+    def __init__(
+        self,
+        package: Any,
+        decode: dict[str, Any],
+        device: str = "cpu",
+        torch_threads: int = 1,
+        batch_size: int = 64,
+        group: str | None = None,
+        engine: str = "float",
+        onnx_path: str | None = None,
+    ) -> None:
+        self.scorer = PieceScorer(package, device=device, torch_threads=torch_threads, batch_size=batch_size,
+                                  group=group, engine=engine, onnx_path=onnx_path)
+        self.decode = decode
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        out = self.scorer(decode_batch(batch, **self.decode))
+        _trim_heap_above(TRIM_ABOVE_BYTES)
+        return out
+
+
+# Decoding and inference allocate differently sized buffers at every call; glibc keeps the
+# freed memory in its heaps, and an actor's footprint grew from ~0.55 to ~0.95 GiB (PSS) over
+# a few hundred clips. Handing it back with malloc_trim once the process passes this size
+# keeps an actor near 0.5 GiB for about 10 % more time per call (docs/benchmarks.md).
+TRIM_ABOVE_BYTES = 640 * 1024**2
+
+
+def _trim_heap_above(limit: int) -> None:
+    """Return free heap memory to the OS (glibc `malloc_trim`) when this process's RSS exceeds `limit`."""
+    global _libc  # noqa: PLW0603 - loaded once per process
+    try:
+        with open("/proc/self/statm", "rb") as handle:
+            rss = int(handle.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return  # not Linux: nothing to do
+    if rss <= limit:
+        return
+    if _libc is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _libc.malloc_trim  # noqa: B018 - glibc only (musl has none)
+        except (OSError, AttributeError):
+            _libc = False
+    if _libc:
+        _libc.malloc_trim(0)
+
+
+_libc = None
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096

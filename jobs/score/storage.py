@@ -17,14 +17,14 @@ import pyarrow.parquet as pq
 
 from voxguard import storage
 from voxguard.errors import StorageError
-from voxguard.storage import NotRegularFile, ObjectTooLarge, StorageOptions
+from voxguard.storage import NotRegularFile, ObjectTooLarge, ReadResult, StorageOptions
 from voxguard.storage.local import file_kind, open_regular
 from voxguard.storage.s3 import STREAM_ATTEMPTS, is_s3, s3_client, split_s3
 
 __all__ = [
     "PART_SUFFIX", "STREAM_ATTEMPTS", "DestinationNotWritable", "NotRegularFile", "ObjectTooLarge", "S3Options",
     "check_writable", "ensure_dir", "file_kind", "filesystem", "is_s3", "list_parts", "open_regular",
-    "read_bytes", "read_parts", "s3_client", "split_s3", "write_part",
+    "read_bytes", "read_object", "read_parts", "ReadResult", "s3_client", "split_s3", "write_part",
 ]
 
 PART_SUFFIX = ".parquet"
@@ -38,6 +38,11 @@ S3Options = StorageOptions
 def read_bytes(uri: str, options: S3Options, max_bytes: int | None = None) -> bytes:
     """Read a whole local file or S3 object (`voxguard.storage.read_bytes`)."""
     return storage.read_bytes(uri, options, max_bytes)
+
+
+def read_object(uri: str, options: S3Options, max_bytes: int | None = None) -> ReadResult:
+    """A whole object and the version it came from (`voxguard.storage.read_object`)."""
+    return storage.read_object(uri, options, max_bytes)
 
 
 def filesystem(dest: str, options: S3Options) -> tuple[pafs.FileSystem, str]:

@@ -34,6 +34,7 @@ class JobStats:
     error_codes: Counter = field(default_factory=Counter)
     audio_s: float = 0.0
     parts_written: int = 0
+    changed: int = 0  # objects whose size/ETag/mtime changed between listing and reading
     started: float = field(default_factory=time.monotonic)
     _top: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
 
@@ -63,16 +64,6 @@ class JobStats:
     def wall_s(self) -> float:
         return time.monotonic() - self.started
 
-    def progress_line(self, total: int) -> str:
-        """One line for long runs: done/total, rate, audio hours, errors."""
-        wall = self.wall_s
-        rate = self.rows / wall if wall > 0 else 0.0
-        return (
-            f"[score] {self.rows}/{total} clips  {rate:.1f} clips/s  "
-            f"{self.audio_s / 3600:.2f} h audio  {self.audio_s / wall if wall else 0:.1f}x real-time  "
-            f"flagged {self.flagged}  errors {self.errors}  parts {self.parts_written}"
-        )
-
     def as_dict(self) -> dict[str, Any]:
         """The job summary returned by `run_scoring` (JSON-able)."""
         wall = self.wall_s
@@ -98,6 +89,7 @@ class JobStats:
             "x_real_time": self.audio_s / wall if wall > 0 else 0.0,
             "clips_per_s": self.rows / wall if wall > 0 else 0.0,
             "parts_written": self.parts_written,
+            "changed_after_listing": self.changed,
             "top_suspicious": top,
         }
 
@@ -109,8 +101,11 @@ def _worst_segment(segments: list[dict[str, Any]]) -> dict[str, float] | None:
     return {"start_s": worst["start_s"], "end_s": worst["end_s"], "prob_bonafide": worst["prob_bonafide"]}
 
 
+LABELS = (("bonafide", "bona fide"), ("spoof", "spoof"), ("inconclusive", "inconclusive"))
+
+
 def format_summary(summary: dict[str, Any]) -> str:
-    """A short human table of the summary plus the most suspicious clips."""
+    """A short human table of the summary, the verdicts by label, and the most suspicious clips."""
     lines = [
         f"job {summary['job_id']}  model {summary['model_version']}",
         f"  source  {summary['source']}",
@@ -122,11 +117,18 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"{summary['errors']} | {summary['audio_hours']:.3f} | {summary['wall_s']:.1f} | "
         f"{summary['x_real_time']:.1f} | {summary['clips_per_s']:.1f} |",
     ]
+    labels = summary.get("labels") or {}
+    if summary["scored"]:
+        counts = ", ".join(f"{name} {labels.get(key, 0)}" for key, name in LABELS)
+        lines += ["", f"verdicts: {counts}"]
     blank, repeated = summary.get("manifest_blank_rows", 0), summary.get("manifest_duplicate_rows", 0)
     if blank or repeated:
         lines += ["", f"manifest rows naming no new object (not scored): {blank} blank, {repeated} repeated"]
     if summary.get("retried_errors"):
         lines += ["", f"transient error rows read again: {summary['retried_errors']}"]
+    if summary.get("changed_after_listing"):
+        lines += ["", f"changed between listing and reading (scored as read, with the read bytes' "
+                      f"fingerprint): {summary['changed_after_listing']}"]
     if summary["error_codes"]:
         codes = ", ".join(f"{k} {v}" for k, v in sorted(summary["error_codes"].items()))
         lines += ["", f"errors by kind: {codes}"]
@@ -136,5 +138,7 @@ def format_summary(summary: dict[str, Any]) -> str:
             seg = item.get("worst_segment")
             where = f"  worst {seg['start_s']:.1f}-{seg['end_s']:.1f}s" if seg else ""
             lines.append(f"  {item['prob_bonafide']:.3f}  {item['label']:<12} {item['uri']}{where}")
+    if "review_items_created" in summary:  # recorded in the feedback database
+        lines += ["", f"review items created: {summary['review_items_created']}",
+                  "next: voxguard dashboard   (review the flagged clips)"]
     return "\n".join(lines)
-

@@ -24,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--overwrite", action="store_true", help="delete DEST's existing parts first")
     parser.add_argument("--limit", type=int, default=None, help="score at most N objects")
     parser.add_argument("--batch-size", type=int, default=None, help="inference batch, in windows (default 64)")
+    parser.add_argument("--engine", choices=("float", "int8", "onnx"), default=None,
+                        help="inference engine (default: VOXGUARD_ENGINE or float); see docs/benchmarks.md")
     parser.add_argument("--num-actors", type=int, default=None, help="inference actors (0 = automatic)")
     parser.add_argument("--gpus-per-actor", type=float, default=None, help="GPU fraction per actor when GPUs exist")
     parser.add_argument("--s3-endpoint", default=None, help="S3-compatible endpoint URL (or VOXGUARD_S3_ENDPOINT)")
@@ -91,6 +93,7 @@ def _run(args: argparse.Namespace, ctx) -> int:  # noqa: ANN001 - voxguard.conte
             replay=sink is not None,  # --resume re-records parts the database may have missed
             group=args.group,
             enrolled=enrolled,
+            engine=args.engine,
         )
     except SQLAlchemyError as error:  # the feedback database failed mid-job: stop cleanly, say how to recover
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]

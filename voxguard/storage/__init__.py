@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from voxguard.storage.base import Backend, NotRegularFile, ObjectTooLarge, StorageOptions
+from voxguard.storage.base import Backend, NotRegularFile, ObjectTooLarge, ReadResult, StorageOptions
 
 if TYPE_CHECKING:
     import pyarrow.fs as pafs
@@ -66,6 +66,11 @@ def backend(uri: str, options: StorageOptions | None = None) -> Backend:
 def read_bytes(uri: str, options: StorageOptions | None = None, max_bytes: int | None = None) -> bytes:
     """A whole object's bytes; `ObjectTooLarge` over `max_bytes` (checked before reading it all)."""
     return backend(uri, options).read_bytes(uri, max_bytes)
+
+
+def read_object(uri: str, options: StorageOptions | None = None, max_bytes: int | None = None) -> ReadResult:
+    """A whole object's bytes and the version they came from (ETag on S3, mtime locally)."""
+    return backend(uri, options).read_object(uri, max_bytes)
 
 
 def filesystem(uri: str, options: StorageOptions | None = None) -> "tuple[pafs.FileSystem, str]":

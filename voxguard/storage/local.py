@@ -9,7 +9,7 @@ from typing import BinaryIO
 
 import pyarrow.fs as pafs
 
-from voxguard.storage.base import Backend, NotRegularFile, ObjectTooLarge
+from voxguard.storage.base import Backend, NotRegularFile, ObjectTooLarge, ReadResult
 
 
 def local_path(uri: str) -> str:
@@ -47,13 +47,14 @@ def file_kind(mode: int) -> str:
 class LocalBackend(Backend):
     """The local filesystem."""
 
-    def read_bytes(self, uri: str, max_bytes: int | None = None) -> bytes:
+    def read_object(self, uri: str, max_bytes: int | None = None) -> ReadResult:
         with open_regular(local_path(uri)) as handle:
-            if max_bytes is not None:
-                size = os.fstat(handle.fileno()).st_size
-                if size > max_bytes:
-                    raise ObjectTooLarge(f"{size} bytes exceeds the {max_bytes} byte limit")
-            return handle.read()
+            info = os.fstat(handle.fileno())
+            if max_bytes is not None and info.st_size > max_bytes:
+                raise ObjectTooLarge(f"{info.st_size} bytes exceeds the {max_bytes} byte limit")
+            data = handle.read()
+            # mtime after the read: a writer that was busy while we read shows up as a change.
+            return ReadResult(data, mtime_ns=os.fstat(handle.fileno()).st_mtime_ns)
 
     def filesystem(self, uri: str) -> tuple[pafs.FileSystem, str]:
         return pafs.LocalFileSystem(), str(Path(local_path(uri)).resolve())

@@ -13,7 +13,7 @@ from functools import lru_cache
 import pyarrow.fs as pafs
 
 from voxguard.errors import InputError
-from voxguard.storage.base import Backend, ObjectTooLarge, StorageOptions
+from voxguard.storage.base import Backend, ObjectTooLarge, ReadResult, StorageOptions
 
 STREAM_ATTEMPTS = 4  # whole GETs per object when the body breaks off mid-transfer
 
@@ -64,8 +64,8 @@ def s3_filesystem(options: StorageOptions) -> pafs.S3FileSystem:
 class S3Backend(Backend):
     """S3 and S3-compatible stores."""
 
-    def read_bytes(self, uri: str, max_bytes: int | None = None) -> bytes:
-        """Read a whole object; refuses objects over `max_bytes` without reading them.
+    def read_object(self, uri: str, max_bytes: int | None = None) -> ReadResult:
+        """Read a whole object (and the ETag of the GET that returned it); refuses objects over `max_bytes` without reading them.
 
         botocore retries failed requests, but not a body that breaks off after the
         response began (`ResponseStreamingError`, `IncompleteReadError`): those are
@@ -82,7 +82,9 @@ class S3Backend(Backend):
             try:
                 if max_bytes is not None and length > max_bytes:
                     raise ObjectTooLarge(f"{length} bytes exceeds the {max_bytes} byte limit")
-                return body.read()  # botocore checks the length: a short body raises IncompleteReadError
+                data = body.read()  # botocore checks the length: a short body raises IncompleteReadError
+                etag = response.get("ETag")
+                return ReadResult(data, etag="etag:" + etag.strip('"') if etag else None)
             except (ResponseStreamingError, IncompleteReadError, ReadTimeoutError):
                 if attempt + 1 == STREAM_ATTEMPTS:
                     raise

@@ -1,0 +1,86 @@
+"""Inference engines for scoring: the float network, an int8 variant, and ONNX Runtime.
+
+- `float`: the network as trained (the reference).
+- `int8`: dynamic int8 quantisation (`torch.ao.quantization.quantize_dynamic`) of
+  the frozen Whisper block's MLP only (`fc1`, `fc2`), with per-channel weight
+  scales. Quantising every Linear layer (attention projections and the embedding
+  head too, per-tensor scales) moved raw scores by up to 6.8e-2-9.3e-2, over the
+  0.05 tolerance; the attention projections and the small head are what drift, and
+  they hold about a third of the Linear time. Measured layer by layer in
+  docs/benchmarks.md ("Engines"). CPU only (quantised kernels have no CUDA path).
+- `onnx`: the whole scoring path exported once per model version
+  (`siamese.export.export_onnx`, cached in a folder the caller names) and run by
+  ONNX Runtime on CPU. Enrolled group references are not part of the export, so it
+  scores without them (the caller refuses `--group` with it).
+
+Which engine is the default is decided by measurement (EER on the test split and
+the devset may move by at most 0.5 point): `voxguard bench engines`.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+Engine = Literal["float", "int8", "onnx"]
+ENGINES: tuple[str, ...] = ("float", "int8", "onnx")
+
+# Linear layers quantised by the int8 engine: names ending so (the Whisper MLP).
+INT8_LAYER_SUFFIXES = (".fc1", ".fc2")
+
+
+def int8_layer_names(module: nn.Module) -> list[str]:
+    """Qualified names of the Linear layers the int8 engine quantises.
+
+    The Whisper MLP layers when the model has a Whisper front-end; otherwise (the
+    spectrogram front-ends, whose only Linear is the embedding head, drift 5.6e-4)
+    every Linear layer.
+    """
+    linear = [name for name, child in module.named_modules() if isinstance(child, nn.Linear)]
+    mlp = [name for name in linear if ".whisper." in f".{name}" and name.endswith(INT8_LAYER_SUFFIXES)]
+    return mlp or linear
+
+
+def quantize_int8(module: nn.Module) -> nn.Module:
+    """A copy of `module` (eval, CPU) with its Whisper MLP layers dynamically quantised to int8."""
+    from torch.ao.quantization import per_channel_dynamic_qconfig
+
+    model = copy.deepcopy(module).cpu().eval()
+    spec = {name: per_channel_dynamic_qconfig for name in int8_layer_names(model)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization announces its deprecation
+        return torch.ao.quantization.quantize_dynamic(model, spec, dtype=torch.qint8).eval()
+
+
+class OnnxScorer:
+    """Raw scores of waveform windows through ONNX Runtime (an exported scoring path)."""
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        import onnxruntime as ort  # lazily: only this engine needs it
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = int(threads)
+            options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        return self.session.run(["scores"], {"waveforms": np.ascontiguousarray(windows, dtype=np.float32)})[0]
+
+
+def onnx_artefact(package, cache_dir: str | Path) -> Path:  # type: ignore[no-untyped-def] # ModelPackage
+    """The package's ONNX export under `cache_dir`, exported on first use (keyed by model version)."""
+    from siamese.export import export_onnx
+
+    target = Path(cache_dir) / f"{package.version}.onnx"
+    if not target.exists():
+        tmp = target.with_suffix(f".{np.random.default_rng().integers(1 << 30)}.tmp")
+        export_onnx(package, tmp)
+        tmp.replace(target)  # atomic: concurrent exporters never see half a file
+    return target

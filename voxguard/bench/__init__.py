@@ -1,0 +1,1 @@
+"""Benchmarks run by `voxguard bench ...` (tools of the command line, not library code)."""

@@ -1,0 +1,304 @@
+"""Scoring benchmark: the Ray Data pipeline vs a naive loop vs a decode-only floor.
+
+All three read the same generated files in one run. Peak memory is the peak of
+the summed RSS of this process and all its descendants (the embedded Ray's
+raylet, object store and workers included), sampled every 0.1 s with psutil;
+shared pages (the object store) are counted once per process mapping them, so
+it is an upper bound.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile
+
+# (suffix, sample rate, channels, soundfile format): a mix like a real archive's.
+FORMATS = (("wav", 16000, 1, "WAV"), ("flac", 44100, 2, "FLAC"), ("wav", 48000, 1, "WAV"), ("flac", 22050, 1, "FLAC"))
+
+
+def generate_files(folder: Path, n: int, min_s: float = 3.0, max_s: float = 12.0, seed: int = 0) -> float:
+    """Write `n` speech-band noise clips of mixed formats into `folder`; returns total seconds."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    total = 0.0
+    for i in range(n):
+        suffix, rate, channels, fmt = FORMATS[i % len(FORMATS)]
+        seconds = float(rng.uniform(min_s, max_s))
+        t = np.arange(int(seconds * rate)) / rate
+        tone = 0.1 * np.sin(2 * np.pi * rng.uniform(100, 300) * t * (1 + 0.1 * np.sin(2 * np.pi * 3 * t)))
+        mono = (tone + 0.05 * rng.normal(size=len(t))).astype(np.float32)
+        samples = np.repeat(mono[:, None], channels, axis=1) if channels > 1 else mono
+        soundfile.write(str(folder / f"clip{i:06d}.{suffix}"), samples, rate, format=fmt)
+        total += seconds
+    return total
+
+
+class PeakRSS:
+    """Context manager sampling the memory of this process (and, with `tree`, all its descendants).
+
+    `.peak`: peak of the summed RSS, an upper bound (pages shared between processes,
+    e.g. torch's libraries mapped by every worker and the object store, count once per
+    process). `.peak_pss`: peak of the summed PSS (each shared page split between the
+    processes mapping it), i.e. the physical memory the process tree really holds.
+    """
+
+    def __init__(self, interval_s: float = 0.25, tree: bool = True) -> None:
+        self.interval_s = interval_s
+        self.tree = tree
+        self.peak = 0
+        self.peak_pss = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> tuple[int, int]:
+        import psutil
+
+        root = psutil.Process(os.getpid())
+        rss = pss = 0
+        for proc in [root, *(root.children(recursive=True) if self.tree else [])]:
+            try:
+                info = proc.memory_full_info()  # reads smaps_rollup: PSS as well as RSS
+                rss += info.rss
+                pss += getattr(info, "pss", info.rss)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+        return rss, pss
+
+    def _update(self) -> None:
+        rss, pss = self._sample()
+        self.peak = max(self.peak, rss)
+        self.peak_pss = max(self.peak_pss, pss)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._update()
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> "PeakRSS":
+        self._update()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._update()
+
+
+@dataclass
+class Measure:
+    """One row of the benchmark table."""
+
+    name: str
+    files: int
+    audio_s: float
+    wall_s: float
+    peak_rss: int
+    peak_pss: int = 0
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before/after
+    parts: dict[str, float] | None = None  # busy seconds by part (the naive loop's breakdown)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "files": self.files,
+            "audio_hours": self.audio_s / 3600,
+            "wall_s": self.wall_s,
+            "x_real_time": self.audio_s / self.wall_s,
+            "clips_per_s": self.files / self.wall_s,
+            "peak_rss_mib": self.peak_rss / 2**20,
+            "peak_pss_mib": self.peak_pss / 2**20,
+            "load_1m": list(self.load),
+            "parts_s": self.parts or {},
+        }
+
+
+def _timed(name: str, files: int, audio_s: float, fn: Callable[[], Any], tree: bool = True) -> Measure:
+    """Run `fn` once; memory of this process, plus its children (Ray) when `tree`."""
+    load = os.getloadavg()[0]
+    with PeakRSS(tree=tree) as rss:
+        start = time.perf_counter()
+        parts = fn()
+        wall = time.perf_counter() - start
+    return Measure(name, files, audio_s, wall, rss.peak, rss.peak_pss, (load, os.getloadavg()[0]),
+                   parts if isinstance(parts, dict) and "job_id" not in parts else None)  # not a job summary
+
+
+def _best(measures: list[Measure]) -> Measure:
+    """Of several rounds, the fastest: the one the other sessions' load disturbed least."""
+    return min(measures, key=lambda m: m.wall_s)
+
+
+def run_bench(
+    n_files: int,
+    model: str | Path,
+    workdir: Path | None = None,
+    scales: tuple[int, ...] = (),
+    batch_size: int | None = None,
+    num_actors: int | None = None,
+    log: Callable[[str], None] = print,
+    rounds: int = 1,
+    two_stage: bool = True,
+    engines: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Measure decode-only, naive loop and pipeline on `n_files` clips; optionally memory at `scales`.
+
+    With `rounds` > 1 the runs are interleaved (decode, naive, pipeline, decode, ...) and
+    each keeps its fastest round: on a shared machine, load from other processes comes
+    and goes, and interleaving exposes every variant to it alike. `two_stage` adds the
+    pipeline with separate decode tasks (the layout used on GPUs) for comparison.
+    """
+    import torch
+
+    from jobs.score.pipeline import run_scoring
+    from siamese.audio import decode_audio
+    from siamese.detector import Detector
+
+    work = Path(workdir or tempfile.mkdtemp(prefix="voxguard-bench-"))
+    src = work / f"clips-{n_files}"
+    log(f"[bench] generating {n_files} files in {src}")
+    audio_s = generate_files(src, n_files) if n_files else 0.0
+    paths = sorted(str(p) for p in src.iterdir()) if n_files else []
+    # The naive loop runs where the pipeline's actors run: the GPU when there is one.
+    detector = Detector.from_package(model)
+    audio_config = detector.audio_config
+    torch.set_num_threads(os.cpu_count() or 1)
+
+    def decode_only() -> None:
+        for path in paths:
+            audio = decode_audio(Path(path).read_bytes(), audio_config)
+            detector.windows(audio.waveform)
+
+    def naive_one_thread() -> dict[str, float]:
+        # The same loop with one torch thread: separates thread over-subscription (two
+        # OpenMP threads on two busy cores wait at every barrier) from the loop itself.
+        torch.set_num_threads(1)
+        try:
+            return naive()
+        finally:
+            torch.set_num_threads(os.cpu_count() or 1)
+
+    def naive() -> dict[str, float]:
+        # Detector.score's own steps, timed apart: where a plain loop's time goes.
+        spent = {"read+decode+resample": 0.0, "windows": 0.0, "inference": 0.0, "aggregate": 0.0}
+        for path in paths:
+            t0 = time.perf_counter()
+            audio = detector.decode(path)
+            t1 = time.perf_counter()
+            windows = detector.windows(audio.waveform)
+            t2 = time.perf_counter()
+            scores = detector.score_windows(windows.frames)
+            t3 = time.perf_counter()
+            detector.aggregate(path, scores, windows.starts_s, windows.ends_s, audio)
+            t4 = time.perf_counter()
+            for key, dt in zip(spent, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                spent[key] += dt
+        return spent
+
+    from cluster.local import init_ray
+
+    ray_start = time.perf_counter()
+    init_ray()
+    ray_start_s = time.perf_counter() - ray_start
+    quiet = lambda _: None  # noqa: E731
+
+    def pipeline(folder: Path, dest: Path, fused: bool | None = None, engine: str | None = None) -> Callable[[], Any]:
+        return lambda: run_scoring(
+            str(folder), str(dest), model, overwrite=True, batch_size=batch_size, num_actors=num_actors,
+            progress=quiet, progress_bar=False, fused=fused, engine=engine,
+        )
+
+    # One warm-up run on a few files so first-use costs (imports, page cache) are not billed
+    # to one side only. Each run still starts its own actors (model load included).
+    warm = work / "warm"
+    generate_files(warm, 4, seed=99)
+    pipeline(warm, work / "out-warm")()
+    variants: list[tuple[str, Callable[[], Any]]] = [
+        ("decode only (1 process)", decode_only),
+        ("naive loop (Detector.score per file)", naive),
+        ("naive loop, 1 torch thread", naive_one_thread),
+        ("pipeline (voxguard score, float)", pipeline(src, work / "out", engine="float")),
+    ]
+    if two_stage:
+        variants.append(("pipeline, two stages (decode tasks + actors)", pipeline(src, work / "out-2", fused=False)))
+    for engine in engines:
+        variants.append((f"pipeline, engine {engine}", pipeline(src, work / f"out-{engine}", engine=engine)))
+    measured: dict[str, list[Measure]] = {name: [] for name, _ in variants}
+    if n_files:
+        for round_no in range(max(1, rounds)):
+            for name, fn in variants:
+                log(f"[bench] round {round_no + 1}: {name}")
+                # Decode and naive rows run in this process alone: the idle Ray is not theirs.
+                measured[name].append(_timed(name, n_files, audio_s, fn, tree=name.startswith("pipeline")))
+                log(f"[bench] {measured[name][-1].as_dict()}")
+    rows = [_best(m) for m in measured.values() if m]
+
+    scale_rows = []
+    for n in scales:
+        folder = work / f"scale-{n}"
+        log(f"[bench] memory at {n} clips: generating")
+        seconds = generate_files(folder, n, 2.0, 4.0, seed=n)
+        log(f"[bench] memory at {n} clips: scoring")
+        scale_rows.append(_timed(f"pipeline, {n} clips", n, seconds, pipeline(folder, work / f"out-{n}")))
+        log(f"[bench] {scale_rows[-1].as_dict()}")
+    return {
+        "rows": [r.as_dict() for r in rows],
+        "scales": [r.as_dict() for r in scale_rows],
+        "ray_start_s": ray_start_s,
+        "rounds": max(1, rounds),
+        "cpus": os.cpu_count(),
+        "model_version": detector.version,
+        "workdir": str(work),
+    }
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """Markdown table with ratios to the naive loop (and the decode-only floor), then the breakdown."""
+    rows = result["rows"]
+    naive = next((r for r in rows if r["name"].startswith("naive loop (")), None)
+    floor = next((r for r in rows if r["name"].startswith("decode")), None)
+    out = [
+        "| run | files | audio h | wall s | x real-time | clips/s | peak RSS MiB | peak PSS MiB | speed vs naive | "
+        "wall vs decode floor | load 1m |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows + result["scales"]:
+        # Ratios per clip, so rows of other archive sizes still compare.
+        vs_naive = f"{naive['wall_s'] / naive['files'] / (r['wall_s'] / r['files']):.2f}x" if naive else "-"
+        vs_floor = f"{r['wall_s'] / r['files'] / (floor['wall_s'] / floor['files']):.2f}x" if floor else "-"
+        load = r.get("load_1m") or [0, 0]
+        out.append(
+            f"| {r['name']} | {r['files']} | {r['audio_hours']:.3f} | {r['wall_s']:.1f} | {r['x_real_time']:.1f} | "
+            f"{r['clips_per_s']:.2f} | {r['peak_rss_mib']:.0f} | {r.get('peak_pss_mib', 0):.0f} | {vs_naive} | {vs_floor} | "
+            f"{load[0]:.1f}-{load[1]:.1f} |"
+        )
+    out.append("")
+    rounds = result.get("rounds", 1)
+    out.append(
+        f"{result['cpus']} CPUs; model {result['model_version']}; Ray start-up {result['ray_start_s']:.1f} s "
+        "(not in the pipeline's wall time; a warm-up run precedes it, actor start-up is included). "
+        + (f"Best of {rounds} interleaved rounds per row. " if rounds > 1 else "")
+        + "Load: the 1-minute load average before-after each row (other processes on the machine). "
+        "Memory: decode and naive rows, this process; pipeline rows, the whole tree (driver, Ray, actors); "
+        "RSS sums count shared pages once per process, PSS splits them."
+    )
+    if naive and naive.get("parts_s"):
+        total = sum(naive["parts_s"].values()) or 1.0
+        parts = ", ".join(f"{k} {v:.1f} s ({100 * v / total:.0f}%)" for k, v in naive["parts_s"].items())
+        out.append(f"Naive loop, where the time goes: {parts}.")
+    if len(result["scales"]) >= 2:
+        a, b = result["scales"][0], result["scales"][-1]
+        out.append(
+            f"Peak memory {b['files']} vs {a['files']} clips: {b['peak_rss_mib']:.0f} vs {a['peak_rss_mib']:.0f} MiB "
+            f"({(b['peak_rss_mib'] / a['peak_rss_mib'] - 1) * 100:+.0f}%)."
+        )
+    return "\n".join(out)
