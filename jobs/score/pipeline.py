@@ -379,7 +379,7 @@ def _clip_row(clip: _Clip, detector: VerdictRule, rate: int, job_id: str) -> dic
         duration_s=meta["duration_s"],
         sample_rate=meta["sample_rate"],
         channels=meta["channels"],
-        model_version=package.version,
+        model_version=detector.version,
         error=meta["error"],
         job_id=job_id,
         scored_at=now_utc(),
