@@ -140,11 +140,19 @@ def segments_frame(segments: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return df
 
 
-def timeline_chart(spec: Spectrogram | None, segments: pd.DataFrame, selection: str = "seg") -> alt.LayerChart:
+THRESHOLD_COLOUR = "#F0E442"  # Okabe-Ito yellow: readable on the dark spectrogram, unlike black
+BAND_COLOUR = "#E69F00"  # the "inconclusive" colour of the job histogram
+
+
+def timeline_chart(spec: Spectrogram | None, segments: pd.DataFrame, selection: str = "seg",
+                   lines: dict[str, float] | None = None) -> alt.LayerChart:
     """Spectrogram with the per-segment bona fide probability drawn over it.
 
     Segment bands are clickable: the point selection named `selection` carries
-    the clicked segment's `segment`, `start_s` and `end_s`.
+    the clicked segment's `segment`, `start_s` and `end_s`. `lines` (the model's
+    threshold and abstain band already in P(bona fide) units, see
+    `siamese.calibration.probability_lines`) adds the band as a shaded strip
+    and the threshold as a solid line on the probability axis.
     """
     layers: list[alt.Chart] = []
     if spec is not None:
@@ -167,7 +175,7 @@ def timeline_chart(spec: Spectrogram | None, segments: pd.DataFrame, selection: 
     prob_axis = alt.Y("prob_bonafide:Q", title="P(bona fide)", scale=alt.Scale(domain=[0, 1]),
                       axis=alt.Axis(orient="right"))
     bands = alt.Chart(segments).mark_rect().encode(
-        x="start_s:Q", x2="band_end_s",
+        x=alt.X("start_s:Q", title="time (s)"), x2="band_end_s",
         color=alt.condition("datum.suspicious", alt.value("#00e5ff"), alt.value("#ffffff")),
         # Suspicious bands tinted cyan (visible on the dark magma spectrogram, unlike red) with a
         # bright outline; the others nearly clear (but still clickable); the picked one brighter.
@@ -186,5 +194,24 @@ def timeline_chart(spec: Spectrogram | None, segments: pd.DataFrame, selection: 
         color="#00e5ff", strokeDash=[5, 4], strokeWidth=1.5).encode(
         y=alt.Y("p:Q", scale=alt.Scale(domain=[0, 1]), axis=None),
         tooltip=[alt.Tooltip("p", title="suspicious below P(bona fide)")])
-    layers += [bands, line, flag_line]
+    layers += [bands]
+    if lines is not None:
+        layers += operating_layers(lines)
+    layers += [line, flag_line]
     return alt.layer(*layers).resolve_scale(y="independent", color="independent").properties(height=260)
+
+
+def operating_layers(lines: dict[str, float]) -> list[alt.Chart]:
+    """The abstain band (a strip across the clip) and the threshold (a line), on a [0, 1] P(bona fide) axis."""
+    p = alt.Scale(domain=[0, 1])
+    band = alt.Chart(pd.DataFrame([{"lo": lines["abstain_low"], "hi": lines["abstain_high"],
+                                    "what": "abstain band"}])).mark_rect(
+        color=BAND_COLOUR, opacity=0.22, stroke=BAND_COLOUR, strokeWidth=1, strokeDash=[2, 2]).encode(
+        y=alt.Y("lo:Q", scale=p, axis=None), y2="hi:Q",
+        tooltip=[alt.Tooltip("what:N", title=" "), alt.Tooltip("lo:Q", title="from P", format=".3f"),
+                 alt.Tooltip("hi:Q", title="to P", format=".3f")])
+    rule = alt.Chart(pd.DataFrame([{"p": lines["threshold"], "what": "model threshold"}])).mark_rule(
+        color=THRESHOLD_COLOUR, strokeWidth=2).encode(
+        y=alt.Y("p:Q", scale=p, axis=None),
+        tooltip=[alt.Tooltip("what:N", title=" "), alt.Tooltip("p:Q", title="P(bona fide)", format=".3f")])
+    return [band, rule]

@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import altair as alt
+import numpy as np
 import pandas as pd
+from scipy.special import ndtri
+
+from siamese import metrics
 
 
 def cards_of(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -15,37 +19,140 @@ def cards_of(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: card for name, card in metrics.items() if isinstance(card, dict) and "eer" in card}
 
 
-def curve_points(card: dict[str, Any]) -> pd.DataFrame | None:
-    """(far, frr) operating points: explicit `det` points when the card has them, else its threshold sweep."""
-    det = card.get("det")
-    if isinstance(det, dict) and det.get("far") and det.get("frr"):
-        return pd.DataFrame({"far": det["far"], "frr": det["frr"]})
-    sweep = card.get("threshold_sweep")
-    if sweep:
-        return pd.DataFrame([{"far": r["far"], "frr": r["frr"]} for r in sweep])
-    return None
+# Okabe-Ito, colour-blind safe; one colour per data set, the same in every curve chart of a model.
+DATASET_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+MAX_CURVE_POINTS = 400  # per curve: enough for a smooth line, small enough for the page
+# DET axes: probit (normal deviate) of the error rates, labelled in percent; rates are clipped into
+# [DET_FLOOR, 1 - DET_FLOOR] (a rate of exactly 0 or 1 is infinitely far on a probit axis).
+DET_FLOOR = 5e-4
+DET_TICKS = (0.001, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95, 0.99, 0.999)
 
 
-def roc_chart(points: pd.DataFrame) -> alt.Chart:
-    """ROC: true bona fide acceptance (1 - FRR) against false acceptance of spoofs (FAR)."""
-    df = points.assign(tpr=1 - points["frr"]).sort_values("far")
-    diagonal = alt.Chart(pd.DataFrame({"x": [0, 1], "y": [0, 1]})).mark_line(strokeDash=[4, 4], color="gray")
-    curve = alt.Chart(df).mark_line(point=True).encode(
-        x=alt.X("far:Q", title="false acceptance (spoof accepted)", scale=alt.Scale(domain=[0, 1])),
-        y=alt.Y("tpr:Q", title="bona fide accepted", scale=alt.Scale(domain=[0, 1])),
-        tooltip=[alt.Tooltip("far", format=".3f"), alt.Tooltip("tpr", format=".3f")])
-    return (diagonal.encode(x="x:Q", y="y:Q") + curve).properties(title="ROC", height=280)
+def _colours(names: list[str]) -> alt.Scale:
+    return alt.Scale(domain=names, range=[DATASET_COLOURS[i % len(DATASET_COLOURS)] for i in range(len(names))])
 
 
-def det_chart(points: pd.DataFrame, floor: float = 1e-3) -> alt.Chart:
-    """DET: miss (FRR) against false alarm (FAR), log-log so the low-error corner is readable."""
-    df = points.clip(lower=floor).sort_values("far")
-    log = alt.Scale(type="log", domain=[floor, 1])
-    return alt.Chart(df).mark_line(point=True).encode(
-        x=alt.X("far:Q", title="false acceptance (log)", scale=log),
-        y=alt.Y("frr:Q", title="false rejection (log)", scale=log),
-        tooltip=[alt.Tooltip("far", format=".4f"), alt.Tooltip("frr", format=".4f")],
-    ).properties(title="DET", height=280)
+def curve_points(cards: dict[str, dict[str, Any]]) -> tuple[pd.DataFrame | None, list[str]]:
+    """DET points (far, frr) of every card that recorded score lists, and the names of those that did not.
+
+    Points come from the card's compact score lists (`siamese.metrics.score_lists`) through the
+    same `det_curve` the metrics use, thinned to `MAX_CURVE_POINTS` per curve; `eer_far`/`eer_frr`
+    mark where each curve is labelled (its EER point).
+    """
+    parts, missing = [], []
+    for name, card in cards.items():
+        lists = metrics.lists_of(card)
+        if lists is None:
+            missing.append(name)
+            continue
+        frr, far, _ = metrics.det_curve(*lists)
+        keep = np.unique(np.round(np.linspace(0, frr.size - 1, min(frr.size, MAX_CURVE_POINTS))).astype(int))
+        eer, _ = metrics.eer(*lists)
+        n = card["score_lists"].get("n_bonafide", 0) + card["score_lists"].get("n_spoof", 0)
+        parts.append(pd.DataFrame({"dataset": name, "far": far[keep], "frr": frr[keep], "eer": eer,
+                                   "label": f"{name} (EER {100 * eer:.1f} %, {n:,} trials)"}))
+    return (pd.concat(parts, ignore_index=True) if parts else None), missing
+
+
+def _probit(p: Any) -> np.ndarray:
+    return ndtri(np.clip(np.asarray(p, dtype=np.float64), DET_FLOOR, 1.0 - DET_FLOOR))
+
+
+def _percent(p: float) -> str:
+    return f"{100 * p:g}%"
+
+
+def probit_axis(title: str) -> alt.Axis:
+    """An axis in probit units whose ticks read as percentages (Vega-Lite has no probit scale)."""
+    values = [float(_probit(p)) for p in DET_TICKS]
+    label = " : ".join(f"abs(datum.value - ({v:.6f})) < 1e-4 ? '{_percent(p)}'" for v, p in zip(values, DET_TICKS))
+    return alt.Axis(title=title, values=values, labelExpr=f"{label} : ''", grid=True)
+
+
+def _curve_labels(frame: pd.DataFrame, x: str, y: str) -> alt.LayerChart:
+    """Each curve's data set and EER written next to it, at its EER point (stacked when curves cross there)."""
+    names = list(dict.fromkeys(frame["dataset"]))
+    at_eer = frame.loc[(frame["far"] - frame["frr"]).abs().groupby(frame["dataset"]).idxmin()]
+    at_eer = at_eer.assign(text=[f"{n} · EER {100 * e:.1f} %" for n, e in zip(at_eer["dataset"], at_eer["eer"])])
+    return alt.layer(*[
+        alt.Chart(at_eer[at_eer["dataset"] == name]).mark_text(align="left", dx=10, dy=-10 - 15 * i,
+                                                               fontWeight="bold").encode(
+            x=f"{x}:Q", y=f"{y}:Q", text="text:N",
+            color=alt.Color("dataset:N", scale=_colours(names), legend=None))
+        for i, name in enumerate(names)])
+
+
+def det_chart(frame: pd.DataFrame) -> alt.LayerChart:
+    """DET on probit axes (NIST style): false rejection against false acceptance, one curve per data set."""
+    names = list(dict.fromkeys(frame["dataset"]))
+    df = frame.assign(x=_probit(frame["far"]), y=_probit(frame["frr"]))
+    lim = float(_probit(DET_FLOOR))
+    domain = alt.Scale(domain=[lim, -lim])
+    eer_line = alt.Chart(pd.DataFrame({"x": [lim, -lim], "y": [lim, -lim]})).mark_line(
+        strokeDash=[4, 4], color="gray").encode(x=alt.X("x:Q", scale=domain), y=alt.Y("y:Q", scale=domain))
+    curves = alt.Chart(df).mark_line().encode(
+        x=alt.X("x:Q", scale=domain, axis=probit_axis("false acceptance (spoof accepted), probit")),
+        y=alt.Y("y:Q", scale=domain, axis=probit_axis("false rejection (bona fide rejected), probit")),
+        color=alt.Color("dataset:N", scale=_colours(names), legend=alt.Legend(orient="top", title=None)),
+        order="far:Q",
+        tooltip=["label:N", alt.Tooltip("far:Q", format=".2%", title="FAR"),
+                 alt.Tooltip("frr:Q", format=".2%", title="FRR")])
+    return alt.layer(eer_line, curves, _curve_labels(df, "x", "y")).properties(
+        title="DET (dashed: FAR = FRR)", height=320)
+
+
+def roc_chart(frame: pd.DataFrame) -> alt.LayerChart:
+    """ROC: bona fide accepted (1 - FRR) against spoofs accepted (FAR), one curve per data set."""
+    names = list(dict.fromkeys(frame["dataset"]))
+    df = frame.assign(tpr=1 - frame["frr"])
+    unit = alt.Scale(domain=[0, 1])
+    diagonal = alt.Chart(pd.DataFrame({"far": [0, 1], "tpr": [0, 1]})).mark_line(
+        strokeDash=[4, 4], color="gray").encode(x=alt.X("far:Q", scale=unit), y=alt.Y("tpr:Q", scale=unit))
+    curves = alt.Chart(df).mark_line().encode(
+        x=alt.X("far:Q", title="false acceptance (spoof accepted)", scale=unit),
+        y=alt.Y("tpr:Q", title="bona fide accepted", scale=unit),
+        color=alt.Color("dataset:N", scale=_colours(names), legend=alt.Legend(orient="top", title=None)),
+        order="far:Q",
+        tooltip=["label:N", alt.Tooltip("far:Q", format=".3f"), alt.Tooltip("tpr:Q", format=".3f")])
+    return alt.layer(diagonal, curves, _curve_labels(df, "far", "tpr")).properties(
+        title="ROC (dashed: chance)", height=320)
+
+
+def reliability_points(cards: dict[str, dict[str, Any]]) -> tuple[pd.DataFrame | None, list[str]]:
+    """Reliability bins of every card that recorded them, and the names of those that did not."""
+    rows, missing = [], []
+    for name, card in cards.items():
+        rel = card.get("reliability")
+        if not isinstance(rel, dict) or not rel.get("bins"):
+            missing.append(name)
+            continue
+        for b in rel["bins"]:
+            rows.append({"dataset": name, "mean_prob": b["mean_prob"], "observed": b["observed"],
+                         "weight": b["weight"], "trials": b["n_bonafide"] + b["n_spoof"],
+                         "bin": f"{b['lo']:.1f}–{b['hi']:.1f}", "ece": rel.get("ece")})
+    return (pd.DataFrame(rows) if rows else None), missing
+
+
+def reliability_chart(frame: pd.DataFrame) -> alt.LayerChart:
+    """Calibration plot: observed bona fide share (prior-weighted) against the mean predicted P, per bin."""
+    names = list(dict.fromkeys(frame["dataset"]))
+    unit = alt.Scale(domain=[0, 1])
+    colour = alt.Color("dataset:N", scale=_colours(names), legend=alt.Legend(orient="top", title=None))
+    diagonal = alt.Chart(pd.DataFrame({"mean_prob": [0, 1], "observed": [0, 1]})).mark_line(
+        strokeDash=[4, 4], color="gray").encode(x=alt.X("mean_prob:Q", scale=unit), y=alt.Y("observed:Q", scale=unit))
+    base = alt.Chart(frame).encode(
+        x=alt.X("mean_prob:Q", title="predicted P(bona fide) (bin mean)", scale=unit),
+        y=alt.Y("observed:Q", title="observed bona fide share (prior 0.5)", scale=unit), color=colour,
+        tooltip=["dataset:N", "bin:N", "trials:Q", alt.Tooltip("mean_prob:Q", format=".3f"),
+                 alt.Tooltip("observed:Q", format=".3f"), alt.Tooltip("ece:Q", format=".3f", title="ECE")])
+    lines = base.mark_line(opacity=0.6)
+    points = base.mark_circle(opacity=0.9).encode(
+        size=alt.Size("weight:Q", legend=None, scale=alt.Scale(range=[20, 300])))
+    last = frame.loc[frame.groupby("dataset")["mean_prob"].idxmax()]
+    labels = alt.Chart(last).mark_text(align="left", dx=8, fontWeight="bold").encode(
+        x="mean_prob:Q", y="observed:Q", text="dataset:N", color=alt.Color("dataset:N", scale=_colours(names),
+                                                                            legend=None))
+    return alt.layer(diagonal, lines, points, labels).properties(title="Calibration (dashed: perfect)", height=320)
 
 
 def fmt_pct(value: Any) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +26,15 @@ from feedback.db import session_factory, session_scope, upgrade
 from feedback.gate import GateDecision
 from feedback.models import RUN_PENDING, RUN_SUCCEEDED, RetrainRun, ReviewItem, ScoringJob, utcnow
 from feedback.queue import enqueue_scores, record_verdict
+from siamese.calibration import Calibration, OperatingPoint, decision_rule
 from siamese.metrics import metrics_card
 
 SOURCES = ("archive-a", "archive-b", "podcasts")
 GENERATORS = ("vits", "hifigan", "world", "griffin-lim", "espeak")
 VERSIONS = ("vg-2026.01", "vg-2026.02", "vg-2026.03")
+# The rule the seeded scores follow (`_rows`): scores are LLRs, bona fide from P 0.6, spoof up to P 0.4.
+_BAND = math.log(0.6 / 0.4)
+SEED_RULE = decision_rule(Calibration.identity(), OperatingPoint(0.0, -_BAND, _BAND, "cost"))
 # name -> (password, role); passwords are for tests and demos only.
 DEFAULT_REVIEWERS: dict[str, tuple[str, str]] = {
     "alice": ("alice-password", "reviewer"),
@@ -80,7 +85,7 @@ def _card(rng: np.random.Generator, quality: float) -> dict[str, Any]:
     labels = np.concatenate([np.ones(n_b, int), np.zeros(n_s, int)])
     groups = np.concatenate([np.array(["bonafide"] * n_b), gens])
     probs = 1 / (1 + np.exp(-scores))
-    return metrics_card(scores, labels, groups=groups, probs=probs, threshold=0.0)
+    return metrics_card(scores, labels, llrs=scores, groups=groups, probs=probs, threshold=0.0)
 
 
 def _rows(n: int, audio: list[str], rng: np.random.Generator, offset: int = 0) -> Iterator[dict[str, Any]]:
@@ -131,7 +136,7 @@ def seed(
             reviewers.add_reviewer(s, name, password, role, actor="seed", rounds=bcrypt_rounds)
         for k, version in enumerate(VERSIONS):
             registry.register_candidate(s, version, f"models/{version}.vxpkg", threshold=0.0,
-                                        metrics={"dev": _card(rng, 1.0 + 0.4 * k)},
+                                        metrics={"dev": _card(rng, 1.0 + 0.4 * k), "operating_point": SEED_RULE},
                                         parent=VERSIONS[k - 1] if k else None, actor="seed")
         base = utcnow() - dt.timedelta(days=30)
         registry.promote(s, VERSIONS[0], actor="seed", now=base)

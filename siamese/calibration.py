@@ -211,3 +211,29 @@ def choose_operating_point(
         return OperatingPoint(threshold, threshold, threshold, method)
     half_width = abstain_llr_margin / abs(calibration.slope)
     return OperatingPoint(threshold, threshold - half_width, threshold + half_width, method)
+
+
+def decision_rule(calibration: Calibration, point: OperatingPoint) -> dict[str, Any]:
+    """The operating point with the calibration it is read through, as plain JSON.
+
+    Why: the model registry keeps this beside the metrics cards, so the review
+    page can draw the model's threshold and abstain band without loading the
+    package (weights and torch) for every clip.
+    """
+    return {**point.to_dict(), "calibration": calibration.to_dict()}
+
+
+def probability_lines(rule: dict[str, Any], prior_bonafide: float = 0.5) -> dict[str, float]:
+    """The rule's threshold and abstain band in P(bona fide) units, as scoring reports probabilities.
+
+    Raw scores are mapped through the same calibration (and prior) the detector
+    uses for `prob_bonafide`, so lines drawn at these values sit exactly where
+    the plotted probabilities change decision. With a negative slope the band's
+    ends swap, so `abstain_low <= abstain_high` always holds in the result.
+    """
+    calibration = Calibration.from_dict(rule["calibration"])
+    point = OperatingPoint.from_dict(rule)
+    low, threshold, high = calibration.prob_bonafide(
+        np.array([point.abstain_low, point.threshold, point.abstain_high]), prior_bonafide)
+    return {"threshold": float(threshold), "abstain_low": float(min(low, high)),
+            "abstain_high": float(max(low, high))}

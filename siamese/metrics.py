@@ -21,6 +21,11 @@ from typing import Any
 import numpy as np
 
 DEFAULT_SWEEP_THRESHOLDS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+# A card keeps at most this many scores per class (quantiles beyond it): curves drawn from them are
+# indistinguishable from the full lists, and a card stays a few tens of kB of JSON.
+SCORE_LIST_CAP = 2000
+SCORE_LIST_DIGITS = 5  # significant digits kept per score (scale-free: cosine and Mahalanobis scores alike)
+RELIABILITY_BINS = 10
 
 
 # --------------------------------------------------------------------------- #
@@ -329,6 +334,83 @@ def per_group_eer(scores: Any, labels: Any, groups: Any) -> dict[str, float]:
 
 
 # --------------------------------------------------------------------------- #
+# What a card keeps for pictures: score lists and reliability bins
+# --------------------------------------------------------------------------- #
+def compact_scores(scores: Any, cap: int = SCORE_LIST_CAP, digits: int = SCORE_LIST_DIGITS) -> list[float]:
+    """Sorted scores, at most `cap` of them, each rounded to `digits` significant digits.
+
+    Beyond `cap`, evenly spaced order statistics (both extremes included) are
+    kept: the empirical distribution, and so every DET/ROC point, moves by at
+    most 1/cap, while a card stays small enough for a database row.
+    """
+    if cap < 2:
+        raise ValueError(f"cap must be at least 2, got {cap}")
+    s = np.sort(np.asarray(scores, dtype=np.float64).reshape(-1))
+    if s.size > cap:
+        s = s[np.round(np.linspace(0, s.size - 1, cap)).astype(np.int64)]
+    return [float(f"{v:.{digits}g}") for v in s]
+
+
+def score_lists(scores: Any, labels: Any, cap: int = SCORE_LIST_CAP) -> dict[str, Any]:
+    """Per-class compact score lists of one evaluation: what DET/ROC are drawn from later.
+
+    `n_bonafide` / `n_spoof` are the full counts, `kept` says how many of each were stored.
+    """
+    s, y = _as_scores_labels(scores, labels)
+    bona, spoof = compact_scores(s[y == 1], cap), compact_scores(s[y == 0], cap)
+    return {"bonafide": bona, "spoof": spoof, "n_bonafide": int(y.sum()), "n_spoof": int(y.size - y.sum()),
+            "kept": [len(bona), len(spoof)], "digits": SCORE_LIST_DIGITS}
+
+
+def lists_of(card: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(scores, labels) from a card's `score_lists`, or None for a card made before they were recorded."""
+    lists = card.get("score_lists")
+    if not isinstance(lists, dict) or not lists.get("bonafide") or not lists.get("spoof"):
+        return None
+    bona = np.asarray(lists["bonafide"], dtype=np.float64)
+    spoof = np.asarray(lists["spoof"], dtype=np.float64)
+    return np.concatenate([bona, spoof]), np.concatenate([np.ones(bona.size, np.int64), np.zeros(spoof.size, np.int64)])
+
+
+def reliability_bins(llrs: Any, labels: Any, n_bins: int = RELIABILITY_BINS,
+                     prior_bonafide: float = 0.5) -> dict[str, Any]:
+    """Reliability table of P(bona fide) = sigmoid(llr + logit prior), in equal-width probability bins.
+
+    Why prior-weighted: the probabilities are posteriors for `prior_bonafide`
+    (0.5 is what scoring reports), while an evaluation set has its own class
+    mix. Each trial is weighted so that each class sums to its prior; a bin's
+    `observed` is then the weighted share of bona fide trials in it, and a
+    calibrated model has observed ≈ `mean_prob` whatever the set's class mix.
+    `weight` is the bin's share of that weighted mass; `ece` the weighted mean
+    |observed - mean_prob| (expected calibration error). Empty bins are left out.
+    """
+    s, y = _as_scores_labels(llrs, labels, what="llrs")
+    if not 0.0 < prior_bonafide < 1.0:
+        raise ValueError(f"prior_bonafide must be in (0, 1), got {prior_bonafide}")
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be positive, got {n_bins}")
+    logit_prior = math.log(prior_bonafide / (1.0 - prior_bonafide))
+    probs = 1.0 / (1.0 + np.exp(-np.clip(s + logit_prior, -700.0, 700.0)))
+    bona = y == 1
+    w = np.where(bona, prior_bonafide / bona.sum(), (1.0 - prior_bonafide) / (~bona).sum())
+    index = np.minimum((probs * n_bins).astype(np.int64), n_bins - 1)
+    bins: list[dict[str, float]] = []
+    ece = 0.0
+    for b in range(n_bins):
+        inside = index == b
+        if not inside.any():
+            continue
+        mass = float(w[inside].sum())
+        mean_prob = float(np.sum(w[inside] * probs[inside]) / mass)
+        observed = float(w[inside & bona].sum() / mass)
+        ece += mass * abs(observed - mean_prob)
+        bins.append({"lo": b / n_bins, "hi": (b + 1) / n_bins, "n_bonafide": int(np.sum(inside & bona)),
+                     "n_spoof": int(np.sum(inside & ~bona)), "mean_prob": mean_prob, "observed": observed,
+                     "weight": mass})
+    return {"prior_bonafide": float(prior_bonafide), "bins": bins, "ece": float(ece)}
+
+
+# --------------------------------------------------------------------------- #
 # Report card
 # --------------------------------------------------------------------------- #
 def metrics_card(
@@ -345,9 +427,11 @@ def metrics_card(
     """All the metrics of one evaluation as a JSON-able dict of plain Python values.
 
     Always: n_bonafide, n_spoof, eer, eer_ci95 (bootstrap), eer_threshold, min_dcf,
-    min_dcf_threshold, roc_auc and the cost parameters. With ``llrs``: act_dcf,
-    cllr. With ``threshold``: threshold, accuracy, balanced_accuracy. With
-    ``groups``: per_group_eer. With ``probs``: threshold_sweep.
+    min_dcf_threshold, roc_auc, the cost parameters and score_lists (compact
+    per-class scores, for DET/ROC pictures). With ``llrs``: act_dcf, cllr and
+    reliability (calibration plot bins). With ``threshold``: threshold,
+    accuracy, balanced_accuracy. With ``groups``: per_group_eer. With
+    ``probs``: threshold_sweep.
     """
     s, y = _as_scores_labels(scores, labels)
     e, e_thr = eer(s, y)
@@ -365,10 +449,12 @@ def metrics_card(
         "p_spoof": float(p_spoof),
         "c_miss": float(c_miss),
         "c_fa": float(c_fa),
+        "score_lists": score_lists(s, y),
     }
     if llrs is not None:
         card["act_dcf"] = act_dcf(llrs, y, p_spoof, c_miss, c_fa)
         card["cllr"] = cllr(llrs, y)
+        card["reliability"] = reliability_bins(llrs, y)
     if threshold is not None:
         card["threshold"] = float(threshold)
         card["accuracy"] = accuracy_at(s, y, threshold)

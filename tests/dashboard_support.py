@@ -44,3 +44,17 @@ def query(url: str, sql: str, **params: object) -> list[tuple]:
             return [tuple(r) for r in conn.execute(text(sql), params)]
     finally:
         engine.dispose()
+
+
+def chart_of(element) -> tuple[dict, dict[str, list[dict]]]:
+    """An AppTest chart element's Vega-Lite spec and its named data sets as rows.
+
+    Streamlit moves named data sets out of the spec into Arrow IPC bytes on the proto.
+    """
+    import json
+
+    import pyarrow as pa
+
+    spec = json.loads(element.proto.spec)
+    data = {d.name: pa.ipc.open_stream(d.data.data).read_all().to_pylist() for d in element.proto.datasets}
+    return spec, data

@@ -140,3 +140,22 @@ def test_choose_operating_point_empty_band():
         choose_operating_point(scores, labels, Calibration(2.0, 0.0), method="median")
     with pytest.raises(ValueError):
         choose_operating_point(scores, labels, Calibration(2.0, 0.0), abstain_llr_margin=-1)
+
+
+def test_probability_lines_use_the_scoring_calibration():
+    from siamese.calibration import decision_rule, probability_lines
+
+    c = Calibration(slope=2.9, offset=0.3)
+    point = OperatingPoint(-0.36, -0.70, -0.02, "cost")
+    rule = decision_rule(c, point)
+    assert json.loads(json.dumps(rule)) == rule  # stored as JSON in the registry
+    lines = probability_lines(rule)
+    # Exactly the probabilities scoring reports for those raw scores (prior 0.5).
+    assert lines["threshold"] == pytest.approx(c.prob_bonafide(-0.36))
+    assert lines["abstain_low"] == pytest.approx(c.prob_bonafide(-0.70))
+    assert lines["abstain_high"] == pytest.approx(c.prob_bonafide(-0.02))
+    assert lines["abstain_low"] < lines["threshold"] < lines["abstain_high"]
+    # A decreasing calibration swaps the band's ends.
+    flipped = probability_lines(decision_rule(Calibration(slope=-1.0, offset=0.0), point))
+    assert flipped["abstain_low"] == pytest.approx(1 / (1 + math.exp(-0.02)))
+    assert flipped["abstain_low"] <= flipped["abstain_high"]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
 import bcrypt
 import pytest
 
-from dashboard_support import app_as, copy_db, make_template, query
+from dashboard_support import app_as, chart_of, copy_db, make_template, query
 
 
 @pytest.fixture(scope="module")
@@ -96,16 +97,55 @@ def test_submitting_a_job_starts_voxguard_score_and_shows_its_outcome(db_url, tm
 
 
 # --- models --------------------------------------------------------------------------------
+def _curve_labels(spec: dict, data: dict[str, list[dict]]) -> list[dict]:
+    """Rows of the text marks naming each curve (a nested layer; Altair lifts a lone sub-layer's data)."""
+    return [row for layer in spec["layer"] for sub in layer.get("layer", []) if sub["mark"]["type"] == "text"
+            for row in data[sub.get("data", layer.get("data"))["name"]]]
+
+
 def test_models_show_metrics_curves_and_generators(db_url):
     at = app_as("alice", page="models")
     assert not at.exception
     table = at.dataframe[0].value
     assert table.loc[table["status"] == "production", " "].tolist() == ["★"]
     assert [c for c in table.columns if c.startswith("EER %")] == ["EER % · dev"]  # the data set beside the EER
-    charts = [c.proto.spec for c in at.get("vega_lite_chart")]
-    assert len(charts) == 3  # ROC + DET + per-generator EER bars
-    assert '"generator"' in charts[2] and "EER %" in charts[2]
+    charts = [chart_of(c) for c in at.get("vega_lite_chart")]
+    assert len(charts) == 4  # DET + ROC (from the card's score lists), calibration plot, per-generator EER bars
+    (det, data), (roc, _), (calibration, _), (generators, _) = charts
+    assert det["title"].startswith("DET") and roc["title"].startswith("ROC")
+    assert calibration["title"].startswith("Calibration")
+    assert '"generator"' in json.dumps(generators) and "EER %" in json.dumps(generators)
+    # DET on probit axes, its ticks read as percentages; the data set written next to its curve.
+    curve = next(layer for layer in det["layer"] if layer["mark"]["type"] == "line" and "color" in layer["encoding"])
+    x_axis, y_axis = curve["encoding"]["x"]["axis"], curve["encoding"]["y"]["axis"]
+    assert "'1%'" in x_axis["labelExpr"] and "'20%'" in y_axis["labelExpr"]
+    points = data[curve["data"]["name"]]
+    far = sorted(p["far"] for p in points)
+    assert far[0] == 0.0 and far[-1] == 1.0 and len(points) > 100  # the whole curve, not 9 sweep points
+    shown_eer = table.loc[table["status"] == "production", "EER % · dev"].iloc[0]  # the card's EER, in %
+    assert [r["text"] for r in _curve_labels(det, data)] == [f"dev · EER {shown_eer:.1f} %"]
+    assert any("Expected calibration error" in m.value and "on dev" in m.value for m in at.markdown)
     assert "models_promote" not in [b.key for b in at.button]  # reviewers cannot promote
+
+
+def test_models_made_before_score_lists_still_render(db_url):
+    """A card without score lists or reliability bins (older models): the page says so, the rest renders."""
+    from feedback.db import session_factory, session_scope
+    from feedback.models import ModelVersion
+
+    factory = session_factory(db_url)
+    with session_scope(factory) as session:
+        for mv in session.query(ModelVersion):
+            mv.metrics = {name: {k: v for k, v in card.items() if k not in ("score_lists", "reliability")}
+                          for name, card in mv.metrics.items() if isinstance(card, dict) and "eer" in card}
+    factory.kw["bind"].dispose()
+    at = app_as("alice", page="models")
+    assert not at.exception
+    infos = [i.value for i in at.info]
+    assert any("DET/ROC: score lists not recorded for this model" in i for i in infos)
+    assert any("Calibration plot: reliability bins not recorded for this model" in i for i in infos)
+    assert len(at.get("vega_lite_chart")) == 1  # the per-generator bars only
+    assert [h.value for h in at.subheader][:3] == ["DET and ROC", "Calibration", "Metrics — dev"]
 
 
 def test_promote_needs_confirmation(db_url):
@@ -224,4 +264,14 @@ def test_the_bundled_model_is_listed_with_every_data_set_and_its_training_curves
     table = at.dataframe[0].value
     assert [c for c in table.columns if c.startswith("EER %")] == ["EER % · dev", "EER % · devset", "EER % · test"]
     assert "Training curves" in [h.value for h in at.subheader]
-    assert [h.value for h in at.subheader][:3] == ["Metrics — dev", "Metrics — devset", "Metrics — test"]
+    assert [h.value for h in at.subheader][:5] == ["DET and ROC", "Calibration", "Metrics — dev", "Metrics — devset",
+                                                   "Metrics — test"]
+    # The bundled card carries score lists for every data set: three named curves from the start.
+    det, data = chart_of(at.get("vega_lite_chart")[0])
+    named = {r["dataset"]: r for r in _curve_labels(det, data)}
+    assert set(named) == {"dev", "devset", "test"}
+    assert named["test"]["text"] == "test · EER 34.5 %"  # the card's own test EER, from its score lists
+    assert "1,086 trials" in named["test"]["label"]
+    assert not [c for c in at.caption if "Not recorded" in c.value]
+    registered = query(url, "select metrics from model_versions")[0][0]
+    assert '"operating_point"' in registered  # the decision rule the review page draws

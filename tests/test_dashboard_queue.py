@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from dashboard_support import app_as, copy_db, make_template, query
+from dashboard_support import app_as, chart_of, copy_db, make_template, query
 from feedback.db import session_factory, session_scope
 from feedback.queue import record_verdict
 
@@ -227,3 +227,55 @@ def test_name_and_score_range_filters(db_url):
     assert len(scores) and scores.between(-1.0, 1.0).all()
     want = query(db_url, "select count(*) from review_items where status = 'open' and model_score between -1 and 1")
     assert f"({want[0][0]:,} match the filters)" in at.get("progress")[0].proto.text
+
+
+# --- the model's threshold and abstain band on the clip chart (issue 14) ---------------------------------
+def _chart_layers(at) -> tuple[list[dict], dict]:
+    spec, data = chart_of(at.get("vega_lite_chart")[0])
+    return spec["layer"], data
+
+
+def test_clip_chart_draws_the_models_threshold_and_band_in_probability(db_url):
+    # The seeded model's rule: identity calibration, threshold 0 and band [logit 0.4, logit 0.6) in raw
+    # scores, i.e. P 0.5 and 0.4-0.6 (its clips are labelled by exactly that rule).
+    at = app_as("bob")
+    assert not at.exception
+    layers, data = _chart_layers(at)
+    rows = [data[layer["data"]["name"]] for layer in layers if "data" in layer]
+    threshold = next(r for r in rows if r and r[0].get("what") == "model threshold")
+    band = next(r for r in rows if r and r[0].get("what") == "abstain band")
+    assert threshold[0]["p"] == pytest.approx(0.5)
+    assert (band[0]["lo"], band[0]["hi"]) == (pytest.approx(0.4), pytest.approx(0.6))
+    caption = next(c.value for c in at.caption if "operating point" in c.value)
+    assert "threshold P 0.500" in caption and "0.400–0.600" in caption
+
+
+def test_clip_chart_without_a_recorded_rule_says_so_or_reads_the_package(db_url):
+    import streamlit as st
+
+    from feedback.db import session_factory, session_scope
+    from feedback.models import ModelVersion
+    from siamese.package import ModelPackage
+    from voxguard.settings import Settings
+
+    factory = session_factory(db_url)
+    with session_scope(factory) as session:  # registered before the rule was kept
+        for mv in session.query(ModelVersion):
+            mv.metrics = {k: v for k, v in mv.metrics.items() if k != "operating_point"}
+    at = app_as("bob")
+    assert not at.exception
+    layers, data = _chart_layers(at)
+    assert not [k for k, rows in data.items() if rows and rows[0].get("what") in ("model threshold", "abstain band")]
+    assert any("are not recorded for model vg-2026.02" in c.value for c in at.caption)
+    # ... unless its package is a readable file: then the rule is read from the package itself.
+    bundled = Settings.from_env().model_path
+    with session_scope(factory) as session:
+        session.query(ModelVersion).filter_by(version="vg-2026.02").one().artefact_uri = str(bundled)
+    factory.kw["bind"].dispose()
+    pkg = ModelPackage.load(bundled)
+    expected = float(pkg.calibration.prob_bonafide(pkg.operating_point.threshold))
+    st.cache_data.clear()  # the page keeps a version's rule for 5 minutes
+    at = app_as("bob")
+    layers, data = _chart_layers(at)
+    threshold = next(rows for rows in data.values() if rows and rows[0].get("what") == "model threshold")
+    assert threshold[0]["p"] == pytest.approx(expected)

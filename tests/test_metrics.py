@@ -214,3 +214,55 @@ def test_eer_interval_brackets_the_eer_and_narrows_with_more_trials():
     card = M.metrics_card(*small)
     assert card["eer_ci95"] == [low_s, high_s]
     assert "EER 95% bootstrap interval" in M.format_card_markdown(card, "t")
+
+
+# --- what a card keeps for pictures (issue 14: DET/ROC and calibration plot on the Models page) -----
+def test_compact_scores_keep_quantiles_extremes_and_digits():
+    assert M.compact_scores([0.3, 0.1, 0.2]) == [0.1, 0.2, 0.3]  # under the cap: all, sorted
+    s = np.arange(10001, dtype=float)  # 0 .. 10000
+    kept = M.compact_scores(s, cap=101)
+    assert kept == [100.0 * i for i in range(101)]  # evenly spaced order statistics, both ends kept
+    assert M.compact_scores([1.23456789, -0.000123456789]) == [-0.00012346, 1.2346]  # 5 significant digits
+    with pytest.raises(ValueError):
+        M.compact_scores([1.0, 2.0], cap=1)
+
+
+def test_score_lists_round_trip_to_the_same_det_and_eer():
+    rng = np.random.default_rng(5)
+    s = np.r_[rng.normal(1, 1, 3000), rng.normal(-1, 1, 1000)]
+    y = np.r_[np.ones(3000), np.zeros(1000)]
+    card = M.metrics_card(s, y)
+    lists = card["score_lists"]
+    assert lists["n_bonafide"] == 3000 and lists["n_spoof"] == 1000 and lists["kept"] == [2000, 1000]
+    back = M.lists_of(card)
+    assert back is not None and back[0].size == 3000 and int(back[1].sum()) == 2000
+    # Quantile thinning moves each rate by at most 1/cap: the EER from the lists is the card's within that.
+    assert M.eer(*back)[0] == pytest.approx(card["eer"], abs=1 / 2000 + 1e-4)
+    assert M.lists_of({"eer": 0.1}) is None and M.lists_of({"score_lists": {"bonafide": [], "spoof": [1.0]}}) is None
+
+
+def test_reliability_bins_weigh_each_class_to_the_prior():
+    # 2 bona fide at P 0.85 and 0.15; 4 spoof at P 0.15 x3 and 0.85 (LLRs = logit P at prior 0.5).
+    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+    llrs = [logit(0.85), logit(0.15), logit(0.15), logit(0.15), logit(0.15), logit(0.85)]
+    rel = M.reliability_bins(llrs, [1, 1, 0, 0, 0, 0])
+    low, high = rel["bins"]  # empty bins left out
+    # Bin 0.1-0.2: bona weight 1/4, spoof 3 x 1/8 -> observed 0.25 / 0.625 = 0.4 (not the raw 1/4).
+    assert (low["lo"], low["hi"], low["n_bonafide"], low["n_spoof"]) == (0.1, 0.2, 1, 3)
+    assert low["observed"] == pytest.approx(0.4) and low["mean_prob"] == pytest.approx(0.15)
+    assert low["weight"] == pytest.approx(0.625)
+    assert high["observed"] == pytest.approx(2 / 3) and high["mean_prob"] == pytest.approx(0.85)
+    assert rel["ece"] == pytest.approx(0.625 * 0.25 + 0.375 * (0.85 - 2 / 3))
+    # Well-calibrated LLRs (analytic for N(+-1, 1)) give a small ECE.
+    rng = np.random.default_rng(1)
+    s = np.r_[rng.normal(1, 1, 20000), rng.normal(-1, 1, 5000)]
+    assert M.reliability_bins(2 * s, np.r_[np.ones(20000), np.zeros(5000)])["ece"] < 0.02
+
+
+def test_metrics_card_records_lists_always_and_reliability_with_llrs():
+    card = M.metrics_card(SCORES, LABELS, llrs=SCORES * 4 - 2)
+    assert card["score_lists"]["bonafide"] == sorted(BONA) and card["score_lists"]["spoof"] == sorted(SPOOF)
+    assert sum(b["n_bonafide"] + b["n_spoof"] for b in card["reliability"]["bins"]) == 8
+    assert json.loads(json.dumps(card)) == card
+    assert "reliability" not in M.metrics_card(SCORES, LABELS) and "score_lists" in M.metrics_card(SCORES, LABELS)
+    assert "0.9" not in M.format_card_markdown(card, "x").split("| Metric |")[0]  # lists stay out of the Markdown

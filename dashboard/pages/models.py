@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import charts
 from dashboard.auth import User
 from dashboard.context import db
+from dashboard.safe import md
 from feedback.registry import list_versions, production, promote, rollback
 from feedback.runs import list_runs
 
@@ -93,6 +94,33 @@ else:
 cards = charts.cards_of(mv.metrics)
 if not cards:
     st.info("This version has no metrics card.")
+else:
+    # Pictures first: curves of every data set of this model in one chart each, named beside the curve.
+    st.subheader("DET and ROC")
+    curves, no_lists = charts.curve_points(cards)
+    if curves is None:
+        st.info("DET/ROC: score lists not recorded for this model (its metrics cards predate them).")
+    else:
+        left, right = st.columns(2)
+        left.altair_chart(charts.det_chart(curves), width="stretch", height=420)
+        right.altair_chart(charts.roc_chart(curves), width="stretch", height=420)
+        st.caption("From each card's recorded scores (up to 2,000 per class, quantiles beyond)."
+                   + (md(f" Not recorded for this model: {', '.join(no_lists)}.") if no_lists else ""))
+    st.subheader("Calibration")
+    bins, no_bins = charts.reliability_points(cards)
+    if bins is None:
+        st.info("Calibration plot: reliability bins not recorded for this model.")
+    else:
+        left, right = st.columns(2)
+        left.altair_chart(charts.reliability_chart(bins), width="stretch", height=400)
+        ece = bins.drop_duplicates("dataset").set_index("dataset")["ece"]
+        right.markdown("Predicted P(bona fide) against how often trials in that bin were bona fide, with each "
+                       "class weighted to the prior scoring uses (0.5), so the set's class mix does not tilt it. "
+                       "On the diagonal the probabilities mean what they say; dot size is the bin's share of trials.")
+        right.markdown("Expected calibration error: " + ", ".join(
+            f"**{charts.fmt_num(v)}** on {md(name)}" for name, v in ece.items()))
+        if no_bins:
+            right.caption(md(f"Not recorded for this model: {', '.join(no_bins)}."))
 for name, card in cards.items():
     st.subheader(f"Metrics — {name}")
     m = st.columns(4)
@@ -105,13 +133,6 @@ for name, card in cards.items():
     m[3].metric("ROC AUC", charts.fmt_num(card.get("roc_auc")))
     st.caption(f"{card.get('n_bonafide', 0):,} bona fide and {card.get('n_spoof', 0):,} spoof trials"
                + (f" · Cllr {card['cllr']:.3f} bits" if card.get("cllr") is not None else ""))
-    points = charts.curve_points(card)
-    if points is not None:
-        left, right = st.columns(2)
-        left.altair_chart(charts.roc_chart(points), width="stretch")
-        right.altair_chart(charts.det_chart(points), width="stretch")
-    else:
-        st.caption("No operating points in this card (needs `threshold_sweep` or `det`) to draw ROC/DET.")
     groups = card.get("per_group_eer")
     if groups:
         st.markdown(f"**EER per generator** on {name} (each against all bona fide trials)")

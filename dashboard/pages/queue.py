@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 import streamlit.components.v1 as components
 
@@ -21,6 +23,7 @@ from feedback.queue.listing import (
     queue_facets,
 )
 from feedback.queue.verdicts import record_verdict, undo_verdict
+from feedback.registry import get_version
 
 ANY = "(any)"
 # Streamlit has no key binding for st.audio: a zero-height component (same origin as the page)
@@ -73,6 +76,23 @@ def _audio_bytes(uri: str) -> bytes:
 @st.cache_data(max_entries=32, show_spinner=False)
 def _spectrogram(uri: str) -> audio.Spectrogram:
     return audio.spectrogram(_audio_bytes(uri))
+
+
+@st.cache_data(ttl=300, max_entries=32, show_spinner=False)
+def _operating_lines(url: str, version: str | None) -> dict[str, float] | None:
+    """The clip's model's threshold and abstain band in P(bona fide) (None when unknown)."""
+    with db() as session:
+        mv = get_version(session, version) if version else None
+        metrics, uri = (dict(mv.metrics or {}), mv.artefact_uri) if mv else ({}, "")
+    lines = evidence.operating_lines(metrics)
+    if lines is None and uri and Path(uri).is_file():
+        # Registered before the decision rule was kept in the registry: read it from the package once.
+        from siamese.calibration import decision_rule
+        from siamese.package import ModelPackage
+
+        pkg = ModelPackage.load(uri)
+        lines = evidence.operating_lines({"operating_point": decision_rule(pkg.calibration, pkg.operating_point)})
+    return lines
 
 
 # --- filters and paging -------------------------------------------------------------
@@ -340,8 +360,10 @@ with right:
             state[seg_key] = int(picked_points[0]["segment"])
 
     if len(segments) and shown:
-        st.altair_chart(audio.timeline_chart(spec, segments), key=f"chart_{row.item_id}",
+        lines = _operating_lines(db_url(), row.model_version)
+        st.altair_chart(audio.timeline_chart(spec, segments, lines=lines), key=f"chart_{row.item_id}",
                         on_select=_clicked_segment, selection_mode="seg", width="stretch")
+        st.caption(md(evidence.operating_caption(lines, row.model_version)))
     if not len(segments):
         order = []
     elif shown:

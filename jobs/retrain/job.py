@@ -40,6 +40,7 @@ from jobs.retrain.base_data import BaseData, resolve_base_data
 from jobs.retrain.feedback_clips import load_feedback_clips
 from jobs.retrain.progress import EpochProgress
 from jobs.score.storage import S3Options
+from siamese.calibration import decision_rule
 from siamese.package import ModelPackage
 from siamese.training import ClipSet, clip_scores
 from voxguard.errors import UserError, VoxguardError
@@ -251,7 +252,8 @@ def _retrain(config: RetrainConfig, settings: Settings, factory: Any, ready: Pre
             challenger.version,
             str(challenger_path),
             threshold=challenger.operating_point.threshold,
-            metrics=challenger.metrics,
+            metrics={**challenger.metrics,
+                     "operating_point": decision_rule(challenger.calibration, challenger.operating_point)},
             parent=champion.version,
             actor=f"retrain-run:{config.run_id}",
         )
@@ -285,7 +287,9 @@ def _champion(settings: Settings, factory: Any) -> tuple[Path, ModelPackage]:
             if registry.get_version(session, package.version) is None:
                 registry.register_candidate(
                     session, package.version, str(path), threshold=package.operating_point.threshold,
-                    metrics=package.metrics, actor="bootstrap",
+                    metrics={**package.metrics,
+                             "operating_point": decision_rule(package.calibration, package.operating_point)},
+                    actor="bootstrap",
                 )
             registry.promote(session, package.version, actor="bootstrap")
         return path, package

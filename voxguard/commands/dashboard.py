@@ -50,6 +50,7 @@ def bootstrap_registry(url: str, model_path: Path) -> str | None:
     """
     from feedback import registry
     from feedback.db import session_factory, session_scope
+    from siamese.calibration import decision_rule
     from siamese.package import ModelPackage
 
     factory = session_factory(url)
@@ -59,6 +60,8 @@ def bootstrap_registry(url: str, model_path: Path) -> str | None:
                 return None
         package = ModelPackage.load(model_path)  # metadata only is needed; the file is small
         metrics = dict(package.metrics)
+        # The review page draws the threshold and abstain band from this (no package load per clip).
+        metrics["operating_point"] = decision_rule(package.calibration, package.operating_point)
         if package.training.get("history"):
             metrics["training_history"] = list(package.training["history"])
         with session_scope(factory) as session:
