@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
