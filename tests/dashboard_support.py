@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from streamlit.testing.v1 import AppTest
 
-from dashboard.seed import SeedInfo, seed
+from voxguard.bench.review_seed import SeedInfo, seed
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 

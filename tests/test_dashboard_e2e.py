@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.seed import seed
+from voxguard.bench.review_seed import seed
 from dashboard_support import query
 
 CHROMIUM = "/usr/bin/chromium"

@@ -1,9 +1,9 @@
 """Benchmark: review-queue page load with a large queue (default 100,000 clips), not a timed test.
 
-    python -m dashboard.bench [--clips 100000] [--db-url URL] [--keep]
+    python -m voxguard.bench.review_queue [--clips 100000] [--db-url URL] [--keep]
 
 Seeds a throwaway SQLite database (or --db-url, which must be empty; or times an
-already seeded one with --seeded URL) with `dashboard.seed`, then reports median
+already seeded one with --seeded URL) with `voxguard.bench.review_seed`, then reports median
 wall times of the queries the queue page runs and of whole queue-page renders
 through Streamlit's AppTest.
 """
@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dashboard.seed import seed
+from voxguard.bench.review_seed import seed
 from feedback.db import session_factory
 from feedback.queue import QueueFilter, list_queue, queue_counts, queue_facets
 
@@ -90,7 +90,7 @@ def _apptest_ms(url: str) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(prog="python -m dashboard.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m voxguard.bench.review_queue", description=__doc__.split("\n")[0])
     parser.add_argument("--clips", type=int, default=100_000)
     parser.add_argument("--db-url", default=None, help="an empty database (default: a temporary SQLite file)")
     parser.add_argument("--seeded", default=None, metavar="URL", help="time an already seeded database instead")

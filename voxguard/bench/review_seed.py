@@ -4,7 +4,7 @@ Everything goes through the feedback package's own functions (reviewers,
 registry, enqueue_scores, record_verdict, runs), so a seeded database is
 exactly what a real deployment would contain.
 
-    python -m dashboard.seed sqlite:///var/demo.db --clips 500 --audio-dir var/demo-audio
+    python -m voxguard.bench.review_seed sqlite:///var/demo.db --clips 500 --audio-dir var/demo-audio
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ def _seed_runs(factory: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Seed a database from the command line (demo and manual testing)."""
-    parser = argparse.ArgumentParser(prog="python -m dashboard.seed", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m voxguard.bench.review_seed", description=__doc__.split("\n")[0])
     parser.add_argument("url")
     parser.add_argument("--clips", type=int, default=60)
     parser.add_argument("--audio-dir", default=None)
