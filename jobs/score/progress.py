@@ -77,11 +77,14 @@ class Progress:
         r = self.rates()
         eta = "-" if r["eta_s"] is None else _duration(float(r["eta_s"]))
         s = self.stats
+        if r["eta_s"] is None:  # no rate measured yet (the first batch is start-up): say so, not "0.0"
+            speed = "- clips/s  {:.2f} h audio (- h/s, - x real-time)".format(s.audio_s / 3600)
+        else:
+            speed = (f"{r['clips_per_s']:.1f} clips/s  {s.audio_s / 3600:.2f} h audio "
+                     f"({(r['audio_s_per_s'] or 0) / 3600:.3f} h/s, {r['audio_s_per_s']:.0f}x real-time)")
         return (
-            f"[score] {s.rows}/{self.total} clips  {r['clips_per_s']:.1f} clips/s  "
-            f"{s.audio_s / 3600:.2f} h audio ({(r['audio_s_per_s'] or 0) / 3600:.3f} h/s, "
-            f"{r['audio_s_per_s']:.0f}x real-time)  ETA {eta}  flagged {s.flagged}  errors {s.errors}  "
-            f"parts {s.parts_written}"
+            f"[score] {s.rows}/{self.total} clips  {speed}  ETA {eta}  flagged {s.flagged}  "
+            f"errors {s.errors}  parts {s.parts_written}"
         )
 
     def update(self) -> None:
