@@ -18,6 +18,8 @@ def test_given_then_recorded_then_the_sample_set(tmp_path: Path, monkeypatch: py
     corpus.parent.mkdir(parents=True)
     corpus.write_bytes(b"")
     monkeypatch.chdir(tmp_path)
+    # The checkout is looked in too: keep this test's answer independent of a corpus built in this clone.
+    monkeypatch.setattr("jobs.retrain.base_data.REPO_ROOT", tmp_path / "checkout")
     given = resolve_base_data(corpus, "var/corpus/manifest.parquet", tmp_path / "work")
     assert given.source == "given" and given.warning is None
     with pytest.raises(InputError, match="--manifest .* does not exist; build the corpus with `make corpus`"):
