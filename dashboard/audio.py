@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from jobs.score.storage import S3Options, read_bytes, s3_client, split_s3
+from jobs.score.storage import read_bytes, s3_client, split_s3
 from voxguard.roots import resolve_within
 from voxguard.settings import Settings
 
@@ -47,7 +47,7 @@ def fetch_audio(uri: str, settings: Settings) -> bytes:
     Raises `AccessDenied` otherwise.
     """
     uri = resolve_within(uri, settings.allowed_source_roots(), "audio")
-    options = S3Options(endpoint=settings.s3_endpoint, region=settings.s3_region)
+    options = settings.storage_options
     return read_bytes(uri, options, max_bytes=settings.max_file_bytes)
 
 
@@ -66,7 +66,7 @@ def fingerprint_matches(data: bytes, expected: str | None, uri: str, settings: S
         return expected == "sha256:" + hashlib.sha256(data).hexdigest()
     if expected.startswith("etag:") and uri.startswith("s3://"):
         bucket, key = split_s3(uri)
-        head = s3_client(S3Options(settings.s3_endpoint, settings.s3_region)).head_object(Bucket=bucket, Key=key)
+        head = s3_client(settings.storage_options).head_object(Bucket=bucket, Key=key)
         return str(head.get("ETag", "")).strip('"') == expected.removeprefix("etag:")
     return False
 

@@ -46,9 +46,7 @@ class CommandContext:
     @cached_property
     def storage(self) -> "StorageOptions":
         """Where object stores live (S3 endpoint override and region), for every `voxguard.storage` call."""
-        from voxguard.storage import StorageOptions
-
-        return StorageOptions(self.settings.s3_endpoint, self.settings.s3_region)
+        return self.settings.storage_options
 
     # --- database --------------------------------------------------------------------------
 

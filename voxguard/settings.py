@@ -13,8 +13,12 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voxguard.locations import bundled_examples, bundled_model_path, default_data_dir, source_root
+
+if TYPE_CHECKING:
+    from voxguard.storage.base import StorageOptions
 
 # The checkout root (the folder holding the packages): developer-tool defaults only
 # (training's corpus paths); service data goes to `data_dir`.
@@ -88,6 +92,13 @@ class Settings:
     def database_url(self) -> str:
         """The effective SQLAlchemy URL (SQLite under data_dir by default)."""
         return self.db_url or f"sqlite:///{Path(self.data_dir) / 'voxguard.db'}"
+
+    @property
+    def storage_options(self) -> "StorageOptions":
+        """Where object stores live (VOXGUARD_S3_ENDPOINT / VOXGUARD_S3_REGION), for every `voxguard.storage` call."""
+        from voxguard.storage.base import StorageOptions
+
+        return StorageOptions(self.s3_endpoint, self.s3_region)
 
     def allowed_source_roots(self) -> list[str]:
         """Configured source roots, else the data dir and the bundled examples."""

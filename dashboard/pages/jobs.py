@@ -15,7 +15,7 @@ from feedback.audit import audit
 from feedback.queue.bulk import DEFAULT_MIN_CONFIDENCE, bulk_confirm_spoofs, confident_spoofs
 from feedback.queue.jobs import job_score_labels, job_score_medians, job_scores, list_jobs
 from feedback.registry import list_versions, production
-from jobs.score.storage import S3Options, filesystem, list_parts, read_parts
+from jobs.score.storage import filesystem, list_parts, read_parts
 from voxguard.roots import AccessDenied
 
 RESULT_COLUMNS = ["uri", "label", "score", "prob_bonafide", "confidence", "flagged", "duration_s", "error"]
@@ -31,7 +31,7 @@ st.title("Jobs")
 def _parquet_results(dest: str) -> pd.DataFrame | None:
     """The job's Parquet output (local or S3, read server-side), or None when there is none (yet)."""
     try:
-        fs, path = filesystem(dest, S3Options(cfg.s3_endpoint, cfg.s3_region))
+        fs, path = filesystem(dest, cfg.storage_options)
         parts = list_parts(fs, path)
         if not parts:
             return None

@@ -39,7 +39,6 @@ from jobs.model_source import localise, production_artefact
 from jobs.retrain.base_data import BaseData, resolve_base_data
 from jobs.retrain.feedback_clips import load_feedback_clips
 from jobs.retrain.progress import EpochProgress
-from jobs.score.storage import S3Options
 from siamese.calibration import decision_rule
 from siamese.package import ModelPackage
 from siamese.training import ClipSet, clip_scores
@@ -185,7 +184,7 @@ def _retrain(config: RetrainConfig, settings: Settings, factory: Any, ready: Pre
 
     started = time.monotonic()
     champion_path, champion, manifest = ready.champion_path, ready.champion, ready.base.manifest
-    s3 = S3Options(settings.s3_endpoint, settings.s3_region)
+    s3 = settings.storage_options
     with session_scope(factory) as session:
         feedback = load_feedback_clips(
             session, champion.config.audio, s3, config.holdback_fraction, min_heldback=MIN_HELDBACK,
@@ -293,7 +292,7 @@ def _champion(settings: Settings, factory: Any) -> tuple[Path, ModelPackage]:
                 )
             registry.promote(session, package.version, actor="bootstrap")
         return path, package
-    path = localise(uri, Path(settings.data_dir) / "models-cache", S3Options(settings.s3_endpoint, settings.s3_region))
+    path = localise(uri, Path(settings.data_dir) / "models-cache", settings.storage_options)
     return path, ModelPackage.load(path)
 
 

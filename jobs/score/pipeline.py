@@ -122,7 +122,7 @@ def run_scoring(
     settings = settings or Settings.from_env()
     default_progress = progress is None
     progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
-    s3 = S3Options(settings.s3_endpoint, settings.s3_region)
+    s3 = settings.storage_options
     batch_size = int(batch_size or settings.batch_size)
     package = model if isinstance(model, ModelPackage) else ModelPackage.load(model or settings.model_path)
     version = package.version

@@ -95,10 +95,8 @@ def _model(args: argparse.Namespace):
 def _storage_options():  # noqa: ANN202 - voxguard.storage.StorageOptions
     """VOXGUARD_S3_ENDPOINT / VOXGUARD_S3_REGION, for an s3:// --storage-path."""
     from voxguard.settings import Settings
-    from voxguard.storage import StorageOptions
 
-    settings = Settings.from_env()
-    return StorageOptions(settings.s3_endpoint, settings.s3_region)
+    return Settings.from_env().storage_options
 
 
 def _run(args: argparse.Namespace) -> int:
