@@ -182,6 +182,29 @@ def _sign_in(page, base: str, name: str) -> None:  # type: ignore[no-untyped-def
     expect(page.get_by_role("heading", name="Review queue")).to_be_visible(timeout=30_000)
 
 
+def _wait_idle(page, timeout_ms: int = 30_000) -> None:  # type: ignore[no-untyped-def]
+    """Wait until Streamlit has finished its rerun: the "Running..." status widget is gone. A widget clicked
+    mid-rerun can be replaced under the pointer, which is how a dropdown opened and closed unseen in CI."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
+
+
+def _pick_option(page, label, index: int, attempts: int = 6) -> None:  # type: ignore[no-untyped-def]
+    """Open the selectbox labelled `label` and click its option number `index`, retrying when a rerun closed
+    the dropdown before the options showed."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        _wait_idle(page)
+        page.get_by_label(label).click()
+        try:
+            page.get_by_role("option").nth(index).click(timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")
+
+
 def test_review_journey_blind_assigned_bulk_export(tmp_path):
     """Issue 14's journey in a real browser, at 1,600 px: sign in, reload keeps the session, open a clip by
     its name, play a region, vote blind with a key, the queue advances, two reviewers get different clips,
@@ -220,6 +243,7 @@ def test_review_journey_blind_assigned_bulk_export(tmp_path):
             # Open the second clip by clicking its name (a cell click, not the row's checkbox).
             grid = alice.locator("[data-testid='stDataFrame']").first
             expect(grid).to_be_visible(timeout=30_000)
+            _wait_idle(alice)
             box = grid.bounding_box()
             alice.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + 35 + 35 + 17)  # the clip column, 2nd row
             expect(heading).not_to_have_text(first, timeout=30_000)
@@ -228,8 +252,7 @@ def test_review_journey_blind_assigned_bulk_export(tmp_path):
             expect(alice.get_by_text("Model says")).to_have_count(0)  # nothing of the model before voting
 
             # Play a region: pick the second window; the player starts at its start time.
-            alice.get_by_label(re.compile("^Play a region")).click()
-            alice.get_by_role("option").nth(2).click()
+            _pick_option(alice, re.compile("^Play a region"), 2)
             audio = alice.locator("audio").first
             alice.wait_for_function("() => { const a = document.querySelector('audio');"
                                     " return a && !a.paused && a.currentTime >= 2.0; }", timeout=30_000)
