@@ -205,6 +205,107 @@ def _pick_option(page, label, index: int, attempts: int = 6) -> None:  # type: i
             page.keyboard.press("Escape")
 
 
+def _until(check, what: str, timeout_s: float = 30.0):  # type: ignore[no-untyped-def]
+    """Poll `check()` until it returns something true (values inside the component's shadow root cannot be
+    waited on with `page.wait_for_function`, which does not pierce it; Playwright's locators do)."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+    return value
+
+
+def test_clip_view_playhead_zoom_and_regions(dashboard):
+    """The clip page's waveform/spectrogram view in a real browser: it renders, its playhead follows the
+    playing audio, zoom (buttons and Ctrl + wheel) narrows the visible span, a click on the picture seeks,
+    and a press on a model window plays that window from its start and stops at its end."""
+    from playwright.sync_api import expect, sync_playwright
+
+    base, _ = dashboard
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM,
+                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1100})
+            _sign_in(page, base, "alice")
+            expect(page.locator("h3").first).to_contain_text(".wav", timeout=30_000)
+            view = page.locator(".vg")  # inside the component's (open) shadow root: CSS locators pierce it
+            canvas = view.locator("canvas.vg-canvas")
+            expect(canvas).to_be_visible(timeout=30_000)
+            _wait_idle(page)
+            audio = page.locator("audio").first
+
+            def attr(name: str) -> float:
+                return float(view.get_attribute(f"data-{name}") or "nan")
+
+            def span() -> float:
+                return attr("view-end") - attr("view-start")
+
+            # Rendered: something drawn (the stage is not one flat colour), the model's windows as regions,
+            # the suspicious ones marked (not blind), and the whole clip on screen.
+            assert canvas.evaluate("""c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                                     const s = new Set(); for (let i = 0; i < d.length; i += 397) s.add(d[i]);
+                                     return s.size; }""") > 10
+            chips = view.locator(".vg-chip")
+            assert chips.count() >= 3 and view.locator(".vg-suspicious").count() >= 1
+            assert "P(bona fide)" in chips.first.get_attribute("title")
+            duration = audio.evaluate("a => new Promise(r => a.readyState >= 1 ? r(a.duration)"
+                                      " : a.addEventListener('loadedmetadata', () => r(a.duration)))")
+            full = span()
+            assert full == pytest.approx(duration, rel=0.02)
+
+            # Zoom: the buttons halve the visible span each; Ctrl + wheel zooms about the pointer; Fit restores.
+            view.locator(".vg-zoom-in").click()
+            view.locator(".vg-zoom-in").click()
+            assert span() == pytest.approx(full / 4, rel=0.02)
+            view.locator(".vg-scroll").evaluate("e => { e.scrollLeft = e.scrollWidth; }")  # scroll to the end
+            _until(lambda: attr("view-start") > full / 2, "the view to scroll")
+            view.locator(".vg-zoom-out").click()
+            assert span() == pytest.approx(full / 2, rel=0.02)
+            box = canvas.bounding_box()
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 40)
+            page.keyboard.down("Control")
+            page.mouse.wheel(0, -300)
+            page.keyboard.up("Control")
+            _until(lambda: span() < full / 2 * 0.8, "Ctrl + wheel to zoom in")
+            page.screenshot(path=ARTIFACTS / "10-clip-view-zoomed.png", full_page=True)
+            view.locator(".vg-fit").click()
+            assert span() == pytest.approx(full, rel=0.02) and attr("view-start") == 0
+
+            # The playhead moves while the audio plays (the view's play button drives the page's player).
+            assert attr("playhead") == 0
+            view.locator(".vg-play").click()
+            page.wait_for_function("() => { const a = document.querySelector('audio');"
+                                   " return a && !a.paused && a.currentTime > 0.3; }", timeout=30_000)
+            x0 = _until(lambda: attr("playhead-x") > 0 and attr("playhead-x"), "the playhead to move")
+            _until(lambda: attr("playhead-x") > x0 + 5, "the playhead to keep moving")
+            page.keyboard.press("Alt+k")  # the page's play/pause key still works on the same player
+            page.wait_for_function("() => document.querySelector('audio').paused", timeout=10_000)
+            now = audio.evaluate("a => a.currentTime")
+            _until(lambda: abs(attr("playhead") - now) < 0.05, "the playhead to show where the audio paused")
+
+            # A click on the picture moves the playhead there (without playing).
+            canvas.click(position={"x": box["width"] * 0.75, "y": 40})
+            _until(lambda: abs(audio.evaluate("a => a.currentTime") - 0.75 * full) < 0.1, "the click to seek")
+            assert audio.evaluate("a => a.paused")
+
+            # Pressing a window plays it from its start and stops at its end.
+            chip = chips.nth(2)
+            start, end = float(chip.get_attribute("data-start")), float(chip.get_attribute("data-end"))
+            assert 0 < start < 0.75 * full  # before where the playhead now is: only the region can get there
+            chip.click()
+            page.wait_for_function("s => { const a = document.querySelector('audio');"
+                                   " return !a.paused && a.currentTime >= s && a.currentTime < s + 1.5; }",
+                                   arg=start, timeout=30_000)
+            page.screenshot(path=ARTIFACTS / "11-clip-view-region.png", full_page=True)
+            page.wait_for_function("() => document.querySelector('audio').paused", timeout=30_000)
+            assert audio.evaluate("a => a.currentTime") == pytest.approx(end, abs=0.3)
+        finally:
+            browser.close()
+
+
 def test_review_journey_blind_assigned_bulk_export(tmp_path):
     """Issue 14's journey in a real browser, at 1,600 px: sign in, reload keeps the session, open a clip by
     its name, play a region, vote blind with a key, the queue advances, two reviewers get different clips,
@@ -251,14 +352,25 @@ def test_review_journey_blind_assigned_bulk_export(tmp_path):
             expect(alice.get_by_text("Blind review: the model")).to_be_visible()
             expect(alice.get_by_text("Model says")).to_have_count(0)  # nothing of the model before voting
 
-            # Play a region: pick the second window; the player starts at its start time.
-            _pick_option(alice, re.compile("^Play a region"), 2)
+            # Play a region: press the second window in the clip view; the player starts at its start time.
+            # Blind: the regions carry neither the model's colours nor its probabilities.
+            view = alice.locator(".vg")
+            chip = view.locator(".vg-chip").nth(1)
+            expect(chip).to_be_visible(timeout=30_000)
+            assert view.locator(".vg-chip").count() >= 2 and view.locator(".vg-suspicious").count() == 0
+            assert view.locator(".vg-worst").count() == 0
+            assert not [c for c in view.locator(".vg-chip").evaluate_all("cs => cs.map(c => c.title)")
+                        if "P(bona fide)" in c or "suspicious" in c]
+            start = float(chip.get_attribute("data-start"))
+            assert start >= 2.0
+            _wait_idle(alice)
+            chip.click()
             audio = alice.locator("audio").first
-            alice.wait_for_function("() => { const a = document.querySelector('audio');"
-                                    " return a && !a.paused && a.currentTime >= 2.0; }", timeout=30_000)
+            alice.wait_for_function("s => { const a = document.querySelector('audio');"
+                                    " return a && !a.paused && a.currentTime >= s; }", arg=start, timeout=30_000)
             alice.keyboard.press("Alt+k")  # the play/pause key
             alice.wait_for_function("() => document.querySelector('audio').paused", timeout=10_000)
-            assert audio.evaluate("a => a.currentTime") >= 2.0
+            assert audio.evaluate("a => a.currentTime") >= start
             alice.screenshot(path=shots / "02-clip-region.png", full_page=True)
 
             # Vote blind with a key: the queue advances to another clip.
