@@ -220,6 +220,8 @@ def test_clip_view_playhead_zoom_and_regions(dashboard):
     """The clip page's waveform/spectrogram view in a real browser: it renders, its playhead follows the
     playing audio, zoom (buttons and Ctrl + wheel) narrows the visible span, a click on the picture seeks,
     and a press on a model window plays that window from its start and stops at its end."""
+    import re
+
     from playwright.sync_api import expect, sync_playwright
 
     base, _ = dashboard
@@ -287,21 +289,23 @@ def test_clip_view_playhead_zoom_and_regions(dashboard):
             _until(lambda: abs(attr("playhead") - now) < 0.05, "the playhead to show where the audio paused")
 
             # A click on the picture moves the playhead there (without playing).
-            canvas.click(position={"x": box["width"] * 0.75, "y": 40})
-            _until(lambda: abs(audio.evaluate("a => a.currentTime") - 0.75 * full) < 0.1, "the click to seek")
+            canvas.click(position={"x": box["width"] * 0.1, "y": 40})
+            _until(lambda: abs(audio.evaluate("a => a.currentTime") - 0.1 * full) < 0.1, "the click to seek")
             assert audio.evaluate("a => a.paused")
 
-            # Pressing a window plays it from its start and stops at its end.
-            chip = chips.nth(2)
-            start, end = float(chip.get_attribute("data-start")), float(chip.get_attribute("data-end"))
-            assert 0 < start < 0.75 * full  # before where the playhead now is: only the region can get there
-            chip.click()
+            # Pressing a window plays it from its start (a jump forward from the playhead) and stops at its end.
+            bounds = [(float(c.get_attribute("data-start")), float(c.get_attribute("data-end")))
+                      for c in chips.all()]
+            pick = next(i for i, (s, e) in enumerate(bounds) if s >= 0.1 * full + 1.0 and e <= full - 0.5)
+            start, end = bounds[pick]
+            chips.nth(pick).click()
+            assert start <= audio.evaluate("a => a.currentTime") < start + 1.0  # the handler seeked to the start
             page.wait_for_function("s => { const a = document.querySelector('audio');"
-                                   " return !a.paused && a.currentTime >= s && a.currentTime < s + 1.5; }",
-                                   arg=start, timeout=30_000)
+                                   " return !a.paused && a.currentTime >= s; }", arg=start, timeout=30_000)
+            expect(chips.nth(pick)).to_have_class(re.compile("vg-active"))
             page.screenshot(path=ARTIFACTS / "11-clip-view-region.png", full_page=True)
             page.wait_for_function("() => document.querySelector('audio').paused", timeout=30_000)
-            assert audio.evaluate("a => a.currentTime") == pytest.approx(end, abs=0.3)
+            assert audio.evaluate("a => a.currentTime") == pytest.approx(end, abs=0.3)  # stopped at the end
         finally:
             browser.close()
 
