@@ -231,6 +231,8 @@ def test_clip_view_playhead_zoom_and_regions(dashboard):
                                     args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1100})
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
             _sign_in(page, base, "alice")
             expect(page.locator("h3").first).to_contain_text(".wav", timeout=30_000)
             view = page.locator(".vg")  # inside the component's (open) shadow root: CSS locators pierce it
@@ -306,6 +308,9 @@ def test_clip_view_playhead_zoom_and_regions(dashboard):
             page.screenshot(path=ARTIFACTS / "11-clip-view-region.png", full_page=True)
             page.wait_for_function("() => document.querySelector('audio').paused", timeout=30_000)
             assert audio.evaluate("a => a.currentTime") == pytest.approx(end, abs=0.3)  # stopped at the end
+            # Everything came from the dashboard itself: no CDN, no outside request (blob: is Streamlit's
+            # way of loading the component's inline module).
+            assert requests and not [u for u in requests if not u.startswith((base, "blob:", "data:"))]
         finally:
             browser.close()
 

@@ -34,7 +34,21 @@ def _clip_view(at) -> dict:
     """The data the clip page sends to its waveform view (st.components.v2, JSON)."""
     views = at.get("bidi_component")
     assert len(views) == 1 and views[0].proto.component_name == "voxguard_waveform"
-    return json.loads(views[0].proto.json)
+    data = json.loads(views[0].proto.json)
+
+    def strings(value, path=""):  # every text value in the payload, by where it is
+        if isinstance(value, str):
+            yield path
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                yield from strings(v, f"{path}.{k}")
+        elif isinstance(value, list):
+            for v in value:
+                yield from strings(v, f"{path}[]")
+
+    # Numbers and booleans only, bar the spectrogram's base64 bytes: no clip name, path or note reaches it.
+    assert list(strings(data)) == [".spectrogram.b64"]
+    return data
 
 
 def test_anonymous_visitor_sees_only_the_sign_in(db_url):
