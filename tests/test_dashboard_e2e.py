@@ -205,6 +205,23 @@ def _pick_option(page, label, index: int, attempts: int = 6) -> None:  # type: i
             page.keyboard.press("Escape")
 
 
+def _open_expander(page, title: str, inside, attempts: int = 4) -> None:  # type: ignore[no-untyped-def]
+    """Open the expander titled `title` until `inside` (a locator in it) shows, once Streamlit is idle: under
+    load a click on the title during the page's first run was lost (CI: the bulk button never showed)."""
+    from playwright.sync_api import expect
+
+    for attempt in range(attempts):
+        _wait_idle(page)
+        if not inside.is_visible():
+            page.get_by_text(title).click()
+        try:
+            expect(inside).to_be_visible(timeout=10_000)
+            return
+        except AssertionError:
+            if attempt == attempts - 1:
+                raise
+
+
 def _until(check, what: str, timeout_s: float = 30.0):  # type: ignore[no-untyped-def]
     """Poll `check()` until it returns something true (values inside the component's shadow root cannot be
     waited on with `page.wait_for_function`, which does not pierce it; Playwright's locators do)."""
@@ -402,13 +419,14 @@ def test_review_journey_blind_assigned_bulk_export(tmp_path):
             _sign_in(carol, base, "carol")
             carol.get_by_role("link", name="Jobs").click()
             expect(carol.get_by_text("Results").first).to_be_visible(timeout=30_000)
-            carol.get_by_text("Confirm this job's confident spoofs in bulk").click()
             start = carol.get_by_role("button", name=re.compile(r"^Confirm [\d,]+ as spoof"))
-            expect(start).to_be_visible(timeout=30_000)
+            _open_expander(carol, "Confirm this job's confident spoofs in bulk", start)
             n_bulk = int(re.search(r"Confirm ([\d,]+)", start.inner_text()).group(1).replace(",", ""))
+            _wait_idle(carol)
             start.click()
             expect(carol.get_by_text("Record a spoof verdict by you")).to_be_visible(timeout=30_000)
             carol.screenshot(path=shots / "05-jobs-bulk-confirm.png", full_page=True)
+            _wait_idle(carol)
             carol.get_by_role("button", name="Confirm", exact=True).click()
             expect(carol.get_by_text(f"Confirmed {n_bulk:,} clip(s) as spoof")).to_be_visible(timeout=60_000)
 

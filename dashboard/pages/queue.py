@@ -345,7 +345,7 @@ with right:
 
     # Blind: the windows are still playable regions, in time order, without the model's probabilities.
     segments = audio.segments_frame(score.segments if score else [])
-    spec = picture = None
+    picture = None
     changed = False  # the audio at the path is not what was scored: not played, no verdict
     try:
         data = _audio_bytes(row.uri)
@@ -354,7 +354,7 @@ with right:
             st.error("The audio at this path changed since it was scored (fingerprint mismatch): "
                      "it is not played and no verdict can be recorded. Re-score the clip first.")
         else:
-            spec, picture = _spectrogram(row.uri), _picture(row.uri)
+            picture = _picture(row.uri)
     except Exception as exc:  # missing object, access denied, undecodable: review can still go on
         data = None
         st.warning(f"Audio unavailable: {type(exc).__name__}: {md(exc)}")
@@ -368,12 +368,13 @@ with right:
         components.html(PLAY_PAUSE_KEY, height=0)
         st.audio(data, format=audio.audio_mime(row.uri))
     if picture is not None:
-        st.caption("Press a numbered window to play it; click the picture to move the playhead; "
-                   "Ctrl + wheel zooms, Shift + wheel scrolls."
+        st.caption(("Press a numbered window to play it. " if len(segments) else "")
+                   + "Click the picture to move the playhead; Ctrl + wheel zooms, Shift + wheel scrolls."
                    + (f" Cyan windows look spoofed (P(bona fide) below {audio.SUSPICIOUS_PROB:.1f})."
                       if shown and len(segments) else ""))
     if len(segments) and shown:
         lines = _operating_lines(db_url(), row.model_version)
+        spec = _spectrogram(row.uri) if picture is not None else None  # audio readable and unchanged
         st.altair_chart(audio.timeline_chart(spec, segments, lines=lines), key=f"chart_{row.item_id}",
                         width="stretch")
         st.caption(md(evidence.operating_caption(lines, row.model_version)))
