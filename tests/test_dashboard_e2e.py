@@ -117,7 +117,7 @@ def test_sign_in_review_a_clip_and_see_the_queue_advance(dashboard):
             for n, (link, marker) in enumerate((("Models", "Metrics — dev"), ("Jobs", "Results"),
                                                 ("Retraining", "Run history"), ("Reviewers", "Per clip")), 4):
                 page.get_by_role("link", name=link).click()
-                expect(page.get_by_text(marker).first).to_be_visible(timeout=30_000)
+                expect(page.get_by_text(marker).filter(visible=True).first).to_be_visible(timeout=30_000)
                 page.wait_for_timeout(1200)
                 page.screenshot(path=ARTIFACTS / f"0{n}-{link.lower()}.png", full_page=True)
         finally:
@@ -418,7 +418,7 @@ def test_review_journey_blind_assigned_bulk_export(tmp_path):
             carol = browser.new_context(viewport=size, accept_downloads=True).new_page()
             _sign_in(carol, base, "carol")
             carol.get_by_role("link", name="Jobs").click()
-            expect(carol.get_by_text("Results").first).to_be_visible(timeout=30_000)
+            expect(carol.get_by_text("Results").filter(visible=True).first).to_be_visible(timeout=30_000)
             start = carol.get_by_role("button", name=re.compile(r"^Confirm [\d,]+ as spoof"))
             _open_expander(carol, "Confirm this job's confident spoofs in bulk", start)
             n_bulk = int(re.search(r"Confirm ([\d,]+)", start.inner_text()).group(1).replace(",", ""))
@@ -432,7 +432,7 @@ def test_review_journey_blind_assigned_bulk_export(tmp_path):
 
             # Export the verdicts from the Reviewers page.
             carol.get_by_role("link", name="Reviewers").click()
-            expect(carol.get_by_text("Krippendorff").first).to_be_visible(timeout=30_000)
+            expect(carol.get_by_text("Krippendorff").filter(visible=True).first).to_be_visible(timeout=30_000)
             carol.screenshot(path=shots / "06-reviewers-agreement.png", full_page=True)
             carol.get_by_role("tab", name="Export").click()
             with carol.expect_download(timeout=60_000) as download:
@@ -443,7 +443,7 @@ def test_review_journey_blind_assigned_bulk_export(tmp_path):
 
             for n, (link, marker) in enumerate((("Models", "Metrics"), ("Retraining", "Run history")), 8):
                 carol.get_by_role("link", name=link).click()
-                expect(carol.get_by_text(marker).first).to_be_visible(timeout=30_000)
+                expect(carol.get_by_text(marker).filter(visible=True).first).to_be_visible(timeout=30_000)
                 carol.wait_for_timeout(1200)
                 carol.screenshot(path=shots / f"0{n}-{link.lower()}.png", full_page=True)
 
