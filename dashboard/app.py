@@ -13,7 +13,9 @@ import streamlit as st
 from dashboard import auth
 from dashboard.safe import md
 
-st.set_page_config(page_title="voxguard review", page_icon=":material/graphic_eq:", layout="wide")
+# An emoji favicon is drawn in the page (a data: URL); a ":material/...:" one is fetched from
+# fonts.gstatic.com by every reviewer's browser, which an offline deployment cannot reach.
+st.set_page_config(page_title="voxguard review", page_icon="🎙️", layout="wide")
 
 user = auth.current_user()
 if user is None:

@@ -109,6 +109,11 @@ def decode_mono(data: bytes, max_s: float = DISPLAY_MAX_S) -> tuple[np.ndarray, 
 def spectrogram(data: bytes, max_time_bins: int = 160, n_freq_bins: int = 48) -> Spectrogram:
     """Decode and compute a coarse spectrogram (enough to see artefacts, small enough for a chart)."""
     wave, rate = decode_mono(data)
+    return spectrogram_of(wave, rate, max_time_bins, n_freq_bins)
+
+
+def spectrogram_of(wave: np.ndarray, rate: int, max_time_bins: int = 160, n_freq_bins: int = 48) -> Spectrogram:
+    """Spectrogram of decoded mono samples, averaged into at most `max_time_bins` x `n_freq_bins` cells."""
     n_fft = 1 << int(np.ceil(np.log2(0.032 * rate)))  # ~32 ms windows, 10 ms hop
     hop = max(1, int(0.010 * rate))
     if wave.size < n_fft:

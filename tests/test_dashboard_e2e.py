@@ -117,7 +117,7 @@ def test_sign_in_review_a_clip_and_see_the_queue_advance(dashboard):
             for n, (link, marker) in enumerate((("Models", "Metrics — dev"), ("Jobs", "Results"),
                                                 ("Retraining", "Run history"), ("Reviewers", "Per clip")), 4):
                 page.get_by_role("link", name=link).click()
-                expect(page.get_by_text(marker).first).to_be_visible(timeout=30_000)
+                expect(page.get_by_text(marker).filter(visible=True).first).to_be_visible(timeout=30_000)
                 page.wait_for_timeout(1200)
                 page.screenshot(path=ARTIFACTS / f"0{n}-{link.lower()}.png", full_page=True)
         finally:
@@ -205,6 +205,140 @@ def _pick_option(page, label, index: int, attempts: int = 6) -> None:  # type: i
             page.keyboard.press("Escape")
 
 
+def _open_expander(page, title: str, inside, attempts: int = 4) -> None:  # type: ignore[no-untyped-def]
+    """Open the expander titled `title` until `inside` (a locator in it) shows, once Streamlit is idle: under
+    load a click on the title during the page's first run was lost (CI: the bulk button never showed)."""
+    from playwright.sync_api import expect
+
+    for attempt in range(attempts):
+        _wait_idle(page)
+        if not inside.is_visible():
+            page.get_by_text(title).click()
+        try:
+            expect(inside).to_be_visible(timeout=10_000)
+            return
+        except AssertionError:
+            if attempt == attempts - 1:
+                raise
+
+
+def _until(check, what: str, timeout_s: float = 30.0):  # type: ignore[no-untyped-def]
+    """Poll `check()` until it returns something true (values inside the component's shadow root cannot be
+    waited on with `page.wait_for_function`, which does not pierce it; Playwright's locators do)."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+    return value
+
+
+def test_clip_view_playhead_zoom_and_regions(dashboard):
+    """The clip page's waveform/spectrogram view in a real browser: it renders, its playhead follows the
+    playing audio, zoom (buttons and Ctrl + wheel) narrows the visible span, a click on the picture seeks,
+    and a press on a model window plays that window from its start and stops at its end."""
+    import re
+
+    from playwright.sync_api import expect, sync_playwright
+
+    base, _ = dashboard
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM,
+                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1100})
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            _sign_in(page, base, "alice")
+            expect(page.locator("h3").first).to_contain_text(".wav", timeout=30_000)
+            view = page.locator(".vg")  # inside the component's (open) shadow root: CSS locators pierce it
+            canvas = view.locator("canvas.vg-canvas")
+            expect(canvas).to_be_visible(timeout=30_000)
+            _wait_idle(page)
+            audio = page.locator("audio").first
+
+            def attr(name: str) -> float:
+                return float(view.get_attribute(f"data-{name}") or "nan")
+
+            def span() -> float:
+                return attr("view-end") - attr("view-start")
+
+            # Rendered: something drawn (the stage is not one flat colour), the model's windows as regions,
+            # the suspicious ones marked (not blind), and the whole clip on screen.
+            assert canvas.evaluate("""c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                                     const s = new Set(); for (let i = 0; i < d.length; i += 397) s.add(d[i]);
+                                     return s.size; }""") > 10
+            chips = view.locator(".vg-chip")
+            assert chips.count() >= 3 and view.locator(".vg-suspicious").count() >= 1
+            assert "P(bona fide)" in chips.first.get_attribute("title")
+            duration = audio.evaluate("a => new Promise(r => a.readyState >= 1 ? r(a.duration)"
+                                      " : a.addEventListener('loadedmetadata', () => r(a.duration)))")
+            full = span()
+            assert full == pytest.approx(duration, rel=0.02)
+
+            # Zoom: the buttons halve the visible span each; Ctrl + wheel zooms about the pointer; Fit restores.
+            view.locator(".vg-zoom-in").click()
+            view.locator(".vg-zoom-in").click()
+            assert span() == pytest.approx(full / 4, rel=0.02)
+            view.locator(".vg-scroll").evaluate("e => { e.scrollLeft = e.scrollWidth; }")  # scroll to the end
+            _until(lambda: attr("view-start") > full / 2, "the view to scroll")
+            view.locator(".vg-zoom-out").click()
+            assert span() == pytest.approx(full / 2, rel=0.02)
+            box = canvas.bounding_box()
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 40)
+            page.keyboard.down("Control")
+            page.mouse.wheel(0, -300)
+            page.keyboard.up("Control")
+            _until(lambda: span() < full / 2 * 0.8, "Ctrl + wheel to zoom in")
+            page.screenshot(path=ARTIFACTS / "10-clip-view-zoomed.png", full_page=True)
+            view.locator(".vg-fit").click()
+            assert span() == pytest.approx(full, rel=0.02) and attr("view-start") == 0
+
+            # The playhead moves while the audio plays (the view's play button drives the page's player).
+            assert attr("playhead") == 0
+            view.locator(".vg-play").click()
+            page.wait_for_function("() => { const a = document.querySelector('audio');"
+                                   " return a && !a.paused && a.currentTime > 0.3; }", timeout=30_000)
+            x0 = _until(lambda: attr("playhead-x") > 0 and attr("playhead-x"), "the playhead to move")
+            _until(lambda: attr("playhead-x") > x0 + 5, "the playhead to keep moving")
+            page.keyboard.press("Alt+k")  # the page's play/pause key still works on the same player
+            page.wait_for_function("() => document.querySelector('audio').paused", timeout=10_000)
+            now = audio.evaluate("a => a.currentTime")
+            _until(lambda: abs(attr("playhead") - now) < 0.05, "the playhead to show where the audio paused")
+
+            # A click on the picture moves the playhead there (without playing).
+            canvas.click(position={"x": box["width"] * 0.1, "y": 40})
+            _until(lambda: abs(audio.evaluate("a => a.currentTime") - 0.1 * full) < 0.1, "the click to seek")
+            assert audio.evaluate("a => a.paused")
+
+            # Pressing a window plays it from its start (a jump forward from the playhead) and stops at its end.
+            bounds = [(float(c.get_attribute("data-start")), float(c.get_attribute("data-end")))
+                      for c in chips.all()]
+            later = [i for i, (s, e) in enumerate(bounds) if s >= 0.1 * full + 1.0 and e <= full - 1.0]
+            assert later, f"the seeded clip ({full:.2f} s) has no window well inside it: {bounds}"
+            start, end = bounds[later[0]]
+            # Where the player was sent, recorded by the element itself (a read after the click would
+            # depend on how fast the machine is: under load playback had already run on by a second).
+            audio.evaluate("a => { window.vgSeeks = []; a.addEventListener('seeking',"
+                           " () => window.vgSeeks.push(a.currentTime)); }")
+            chips.nth(later[0]).click()
+            page.wait_for_function("s => { const a = document.querySelector('audio');"
+                                   " return !a.paused && a.currentTime >= s; }", arg=start, timeout=30_000)
+            assert page.evaluate("window.vgSeeks") == [pytest.approx(start, abs=0.01)]  # one jump: to its start
+            expect(chips.nth(later[0])).to_have_class(re.compile("vg-active"))
+            page.screenshot(path=ARTIFACTS / "11-clip-view-region.png", full_page=True)
+            page.wait_for_function("() => document.querySelector('audio').paused", timeout=30_000)
+            # Stopped at the window's end, not at the clip's (the margin allows for a late frame under load).
+            stopped = audio.evaluate("a => [a.currentTime, a.ended]")
+            assert end - 0.05 <= stopped[0] < end + 0.9 and stopped[1] is False
+            # Everything came from the dashboard itself: no CDN, no outside request (blob: is Streamlit's
+            # way of loading the component's inline module).
+            assert requests and not [u for u in requests if not u.startswith((base, "blob:", "data:"))]
+        finally:
+            browser.close()
+
+
 def test_review_journey_blind_assigned_bulk_export(tmp_path):
     """Issue 14's journey in a real browser, at 1,600 px: sign in, reload keeps the session, open a clip by
     its name, play a region, vote blind with a key, the queue advances, two reviewers get different clips,
@@ -251,14 +385,25 @@ def test_review_journey_blind_assigned_bulk_export(tmp_path):
             expect(alice.get_by_text("Blind review: the model")).to_be_visible()
             expect(alice.get_by_text("Model says")).to_have_count(0)  # nothing of the model before voting
 
-            # Play a region: pick the second window; the player starts at its start time.
-            _pick_option(alice, re.compile("^Play a region"), 2)
+            # Play a region: press the second window in the clip view; the player starts at its start time.
+            # Blind: the regions carry neither the model's colours nor its probabilities.
+            view = alice.locator(".vg")
+            chip = view.locator(".vg-chip").nth(1)
+            expect(chip).to_be_visible(timeout=30_000)
+            assert view.locator(".vg-chip").count() >= 2 and view.locator(".vg-suspicious").count() == 0
+            assert view.locator(".vg-worst").count() == 0
+            assert not [c for c in view.locator(".vg-chip").evaluate_all("cs => cs.map(c => c.title)")
+                        if "P(bona fide)" in c or "suspicious" in c]
+            start = float(chip.get_attribute("data-start"))
+            assert start >= 2.0
+            _wait_idle(alice)
+            chip.click()
             audio = alice.locator("audio").first
-            alice.wait_for_function("() => { const a = document.querySelector('audio');"
-                                    " return a && !a.paused && a.currentTime >= 2.0; }", timeout=30_000)
+            alice.wait_for_function("s => { const a = document.querySelector('audio');"
+                                    " return a && !a.paused && a.currentTime >= s; }", arg=start, timeout=30_000)
             alice.keyboard.press("Alt+k")  # the play/pause key
             alice.wait_for_function("() => document.querySelector('audio').paused", timeout=10_000)
-            assert audio.evaluate("a => a.currentTime") >= 2.0
+            assert audio.evaluate("a => a.currentTime") >= start
             alice.screenshot(path=shots / "02-clip-region.png", full_page=True)
 
             # Vote blind with a key: the queue advances to another clip.
@@ -280,20 +425,21 @@ def test_review_journey_blind_assigned_bulk_export(tmp_path):
             carol = browser.new_context(viewport=size, accept_downloads=True).new_page()
             _sign_in(carol, base, "carol")
             carol.get_by_role("link", name="Jobs").click()
-            expect(carol.get_by_text("Results").first).to_be_visible(timeout=30_000)
-            carol.get_by_text("Confirm this job's confident spoofs in bulk").click()
+            expect(carol.get_by_text("Results").filter(visible=True).first).to_be_visible(timeout=30_000)
             start = carol.get_by_role("button", name=re.compile(r"^Confirm [\d,]+ as spoof"))
-            expect(start).to_be_visible(timeout=30_000)
+            _open_expander(carol, "Confirm this job's confident spoofs in bulk", start)
             n_bulk = int(re.search(r"Confirm ([\d,]+)", start.inner_text()).group(1).replace(",", ""))
+            _wait_idle(carol)
             start.click()
             expect(carol.get_by_text("Record a spoof verdict by you")).to_be_visible(timeout=30_000)
             carol.screenshot(path=shots / "05-jobs-bulk-confirm.png", full_page=True)
+            _wait_idle(carol)
             carol.get_by_role("button", name="Confirm", exact=True).click()
             expect(carol.get_by_text(f"Confirmed {n_bulk:,} clip(s) as spoof")).to_be_visible(timeout=60_000)
 
             # Export the verdicts from the Reviewers page.
             carol.get_by_role("link", name="Reviewers").click()
-            expect(carol.get_by_text("Krippendorff").first).to_be_visible(timeout=30_000)
+            expect(carol.get_by_text("Krippendorff").filter(visible=True).first).to_be_visible(timeout=30_000)
             carol.screenshot(path=shots / "06-reviewers-agreement.png", full_page=True)
             carol.get_by_role("tab", name="Export").click()
             with carol.expect_download(timeout=60_000) as download:
@@ -304,7 +450,7 @@ def test_review_journey_blind_assigned_bulk_export(tmp_path):
 
             for n, (link, marker) in enumerate((("Models", "Metrics"), ("Retraining", "Run history")), 8):
                 carol.get_by_role("link", name=link).click()
-                expect(carol.get_by_text(marker).first).to_be_visible(timeout=30_000)
+                expect(carol.get_by_text(marker).filter(visible=True).first).to_be_visible(timeout=30_000)
                 carol.wait_for_timeout(1200)
                 carol.screenshot(path=shots / f"0{n}-{link.lower()}.png", full_page=True)
 

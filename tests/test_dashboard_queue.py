@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -27,6 +28,27 @@ def db_url(template, tmp_path, monkeypatch):
 
 def _current_uri(at) -> str:
     return at.caption[0].value.split(" · ")[0].replace("\\", "")  # the path, markdown-escaped
+
+
+def _clip_view(at) -> dict:
+    """The data the clip page sends to its waveform view (st.components.v2, JSON)."""
+    views = at.get("bidi_component")
+    assert len(views) == 1 and views[0].proto.component_name == "voxguard_waveform"
+    data = json.loads(views[0].proto.json)
+
+    def strings(value, path=""):  # every text value in the payload, by where it is
+        if isinstance(value, str):
+            yield path
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                yield from strings(v, f"{path}.{k}")
+        elif isinstance(value, list):
+            for v in value:
+                yield from strings(v, f"{path}[]")
+
+    # Numbers and booleans only, bar the spectrogram's base64 bytes: no clip name, path or note reaches it.
+    assert list(strings(data)) == [".spectrogram.b64"]
+    return data
 
 
 def test_anonymous_visitor_sees_only_the_sign_in(db_url):
@@ -140,13 +162,14 @@ def test_clip_detail_audio_segments_and_previous_verdicts(db_url):
     item = at.session_state["q_current"]
     assert len(at.get("audio")) == 1 and not at.warning  # the real WAV was fetched server-side
     assert len(at.get("vega_lite_chart")) == 1  # spectrogram + segment timeline
-    seg = at.selectbox(key=f"seg_{item}")
-    worst = seg.options[1]  # most suspicious segment first
-    seg.select_index(1).run()
-    audio = at.get("audio")[0]
-    start = float(worst.split(": ")[1].split("–")[0])
-    assert audio.proto.start_time == int(start) and audio.proto.end_time > audio.proto.start_time
-    assert "⚠" in worst  # seeded clips carry a spoof-looking segment
+    # The waveform view gets the clip's picture and the model's windows, suspicious ones marked.
+    view = _clip_view(at)
+    regions = view["regions"]
+    assert [r["id"] for r in regions] == list(range(len(regions))) and len(regions) >= 3
+    assert all(r["start_s"] < r["band_end_s"] <= r["end_s"] and 0 <= r["prob_bonafide"] <= 1 for r in regions)
+    assert any(r["suspicious"] for r in view["regions"])  # seeded clips carry a spoof-looking segment
+    assert view["blind"] is False and view["duration_s"] > 1 and len(view["peaks"]) > 2 * 200
+    assert at.get("audio")[0].proto.start_time == 0  # the whole clip: regions play from the view
     # Another reviewer's earlier verdict is listed.
     factory = session_factory(db_url)
     with session_scope(factory) as session:
@@ -167,6 +190,9 @@ def test_blind_review_hides_the_model_and_other_verdicts_until_one_votes(db_url,
     assert not at.metric and "Blind review" in at.info[0].value
     assert "q_label" not in [s.key for s in at.selectbox] and not at.number_input  # no label/score filters
     assert not at.get("vega_lite_chart")  # the segment chart shows the model's probabilities
+    view = _clip_view(at)  # the waveform view: regions with times only, nothing of the model's output
+    assert view["blind"] is True and view["regions"]
+    assert all(set(r) == {"id", "start_s", "end_s", "band_end_s"} for r in view["regions"])
     factory = session_factory(db_url)
     with session_scope(factory) as session:
         record_verdict(session, item, "bob", "unsure", "can't tell")  # "unsure" leaves the clip open

@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 import streamlit.components.v1 as components
 
-from dashboard import audio, evidence
+from dashboard import audio, evidence, waveform
 from dashboard.auth import User
 from dashboard.context import db, db_url, settings
 from dashboard.safe import md
@@ -76,6 +76,12 @@ def _audio_bytes(uri: str) -> bytes:
 @st.cache_data(max_entries=32, show_spinner=False)
 def _spectrogram(uri: str) -> audio.Spectrogram:
     return audio.spectrogram(_audio_bytes(uri))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _picture(uri: str) -> dict:
+    """Peaks and spectrogram bytes for the waveform view (what it draws of the clip, not the audio)."""
+    return waveform.clip_picture(_audio_bytes(uri))
 
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)
@@ -339,8 +345,7 @@ with right:
 
     # Blind: the windows are still playable regions, in time order, without the model's probabilities.
     segments = audio.segments_frame(score.segments if score else [])
-    seg_key = f"seg_{row.item_id}"
-    spec = None
+    picture = None
     changed = False  # the audio at the path is not what was scored: not played, no verdict
     try:
         data = _audio_bytes(row.uri)
@@ -349,48 +354,30 @@ with right:
             st.error("The audio at this path changed since it was scored (fingerprint mismatch): "
                      "it is not played and no verdict can be recorded. Re-score the clip first.")
         else:
-            spec = _spectrogram(row.uri)
+            picture = _picture(row.uri)
     except Exception as exc:  # missing object, access denied, undecodable: review can still go on
         data = None
         st.warning(f"Audio unavailable: {type(exc).__name__}: {md(exc)}")
 
-    def _clicked_segment() -> None:
-        picked_points = state[f"chart_{row.item_id}"].selection.get("seg") or []
-        if picked_points:
-            state[seg_key] = int(picked_points[0]["segment"])
-
-    if len(segments) and shown:
-        lines = _operating_lines(db_url(), row.model_version)
-        st.altair_chart(audio.timeline_chart(spec, segments, lines=lines), key=f"chart_{row.item_id}",
-                        on_select=_clicked_segment, selection_mode="seg", width="stretch")
-        st.caption(md(evidence.operating_caption(lines, row.model_version)))
-    if not len(segments):
-        order = []
-    elif shown:
-        order = segments.sort_values("prob_bonafide")["segment"].tolist()
-    else:
-        order = segments["segment"].tolist()
-
-    def _seg_label(i: int | None) -> str:
-        if i is None:
-            return "Whole clip"
-        s = segments.iloc[i]
-        if not shown:
-            return f"#{i}: {s.start_s:.1f}–{s.end_s:.1f} s"
-        return (f"{'⚠ ' if s.suspicious else ''}#{i}: {s.start_s:.1f}–{s.end_s:.1f} s, "
-                f"P(bona fide) {s.prob_bonafide:.2f}")
-
-    chosen = st.selectbox("Play a region (click a band in the chart, or pick; most suspicious first)" if shown
-                          else "Play a region (in time order)", [None, *order], format_func=_seg_label, key=seg_key)
+    if data is not None and picture is not None:
+        # Waveform + spectrogram with a playhead, zoom, and the model's windows as regions: pressing a
+        # region (or Tab to it, then Enter) plays that window. It drives the st.audio player below it.
+        waveform.render(picture, segments, shown, key=f"wave_{row.item_id}")
     if data is not None:
         # Alt+K plays/pauses the clip from anywhere on the page (a key handler added once to the page).
         components.html(PLAY_PAUSE_KEY, height=0)
-        if chosen is None:
-            st.audio(data, format=audio.audio_mime(row.uri))
-        else:
-            s = segments.iloc[chosen]
-            st.audio(data, format=audio.audio_mime(row.uri), start_time=float(s.start_s),
-                     end_time=float(s.end_s), autoplay=True)
+        st.audio(data, format=audio.audio_mime(row.uri))
+    if picture is not None:
+        st.caption(("Press a numbered window to play it. " if len(segments) else "")
+                   + "Click the picture to move the playhead; Ctrl + wheel zooms, Shift + wheel scrolls."
+                   + (f" Cyan windows look spoofed (P(bona fide) below {audio.SUSPICIOUS_PROB:.1f})."
+                      if shown and len(segments) else ""))
+    if len(segments) and shown:
+        lines = _operating_lines(db_url(), row.model_version)
+        spec = _spectrogram(row.uri) if picture is not None else None  # audio readable and unchanged
+        st.altair_chart(audio.timeline_chart(spec, segments, lines=lines), key=f"chart_{row.item_id}",
+                        width="stretch")
+        st.caption(md(evidence.operating_caption(lines, row.model_version)))
 
     st.markdown("**Your verdict**")
     st.text_area("Note (optional)", key=f"note_{row.item_id}", height=68,
