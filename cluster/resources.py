@@ -93,10 +93,11 @@ def scoring_actor_pool(
         # CPUs: the model and the decoder share the cores, so each actor decodes its own
         # clips (fused). Parallelism comes from concurrent calls inside an actor (threads,
         # one torch thread each: torch and the decoders release the GIL), not from more
-        # actors: every actor process costs ~1 GiB (torch's import alone ~0.5 GiB, the
-        # model, its heap), and OpenMP threads inside one call wait for each other at every
-        # op on a busy machine. Measured on 2 cores (docs/benchmarks.md): one actor running
-        # two calls matches two single-call actors in speed with one actor's memory.
+        # actors: every actor process costs ~1.1-1.2 GiB RSS (torch's import alone ~0.5 GiB
+        # with the CUDA wheel, the model, its heap), and OpenMP threads inside one call wait
+        # for each other at every op on a busy machine. Measured on 2 cores under load
+        # (docs/benchmarks.md): one actor running two calls uses 1 GiB less than two
+        # single-call actors and took 1.16x their wall time (`--num-actors 2` gives those).
         # All actors start at once (a pool growing one actor at a time idles cores).
         num_gpus = 0.0
         threads = int(threads_per_actor)

@@ -51,9 +51,10 @@ class PeakRSS:
     processes mapping it), i.e. the physical memory the process tree really holds.
     """
 
-    def __init__(self, interval_s: float = 0.25, tree: bool = True) -> None:
+    def __init__(self, interval_s: float = 0.25, tree: bool = True, pid: int | None = None) -> None:
         self.interval_s = interval_s
         self.tree = tree
+        self.pid = pid  # the process whose tree is measured (default: this one)
         self.peak = 0
         self.peak_pss = 0
         # At the sample with the peak summed RSS: kind -> [processes, RSS, PSS] (see `process_kind`).
@@ -64,7 +65,10 @@ class PeakRSS:
     def _sample(self) -> tuple[int, int, dict[str, list[int]]]:
         import psutil
 
-        root = psutil.Process(os.getpid())
+        try:
+            root = psutil.Process(self.pid or os.getpid())
+        except psutil.NoSuchProcess:
+            return 0, 0, {}
         rss = pss = 0
         kinds: dict[str, list[int]] = {}
         for proc in [root, *(root.children(recursive=True) if self.tree else [])]:
@@ -126,9 +130,15 @@ def process_kind(cmdline: str) -> str:
 def eta_check(lines: list[tuple[float, str]], end: float) -> dict[str, float] | None:
     """The ETA printed by the first progress line at or past half the clips (not the last line), against the time the job really took.
 
-    `lines`: (time.monotonic(), progress line) as the job emitted them; `end`: when it ended.
+    `lines`: (time.monotonic(), progress line) as the job emitted them; `end`: when it ended,
+    unless the last line says every clip is scored: then that line's time (the ETA is about
+    scoring, not about Ray's shutdown after it).
     """
     import re
+
+    last = re.match(r"\[score\] (\d+)/(\d+) clips", lines[-1][1]) if lines else None
+    if last and last.group(1) == last.group(2):
+        end = lines[-1][0]
 
     for at, line in lines:
         m = re.match(r"\[score\] (\d+)/(\d+) clips.*ETA (\d+(?:\.\d+)?) (s|min|h)\b", line)
@@ -184,6 +194,35 @@ def _timed(name: str, files: int, audio_s: float, fn: Callable[[], Any], tree: b
     return Measure(name, files, audio_s, wall, rss.peak, rss.peak_pss, (load, os.getloadavg()[0]),
                    parts if isinstance(parts, dict) and not job else None,  # not a job summary
                    rss.at_peak if tree else None, parts.get("eta_check") if job else None)
+
+
+def _cli_score(n: int, audio_s: float, folder: Path, dest: Path, model: str | Path, batch_size: int | None,
+               num_actors: int | None) -> Measure:
+    """`voxguard score` as a user runs it, in its own process: the memory of that process tree
+    (its embedded Ray, Ray Data's helper actors and the scoring actors) while it runs, and
+    its ETA check. The wall time includes Ray's start-up."""
+    import re
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "voxguard", "score", str(folder), "--out", str(dest), "--overwrite",
+               "--no-feedback", "--model", str(model)]
+    command += ["--batch-size", str(batch_size)] if batch_size else []
+    command += ["--num-actors", str(num_actors)] if num_actors else []
+    load = os.getloadavg()[0]
+    lines: list[tuple[float, str]] = []
+    start = time.perf_counter()
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
+        with PeakRSS(pid=proc.pid) as rss:
+            for line in proc.stderr or ():
+                if re.match(r"\[score\] \d+/\d+ clips", line):
+                    lines.append((time.monotonic(), line.strip()))
+            proc.wait()
+    wall = time.perf_counter() - start
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(command)} exited {proc.returncode}")
+    return Measure(f"voxguard score (own process), {n} clips", n, audio_s, wall, rss.peak, rss.peak_pss,
+                   (load, os.getloadavg()[0]), None, rss.at_peak, eta_check(lines, time.monotonic()))
 
 
 def _best(measures: list[Measure]) -> Measure:
@@ -314,7 +353,7 @@ def run_bench(
         log(f"[bench] memory at {n} clips: generating")
         seconds = generate_files(folder, n, 2.0, 4.0, seed=n)
         log(f"[bench] memory at {n} clips: scoring")
-        scale_rows.append(_timed(f"pipeline, {n} clips", n, seconds, pipeline(folder, work / f"out-{n}")))
+        scale_rows.append(_cli_score(n, seconds, folder, work / f"out-{n}", model, batch_size, num_actors))
         log(f"[bench] {scale_rows[-1].as_dict()}")
     return {
         "rows": [r.as_dict() for r in rows],
@@ -355,6 +394,7 @@ def format_table(result: dict[str, Any]) -> str:
         + (f"Best of {rounds} interleaved rounds per row. " if rounds > 1 else "")
         + "Load: the 1-minute load average before-after each row (other processes on the machine). "
         "Memory: decode and naive rows, this process; pipeline rows, the whole tree (driver, Ray, actors); "
+        "'voxguard score (own process)' rows, that command's whole tree (its wall time includes Ray's start-up); "
         "RSS sums count shared pages once per process, PSS splits them."
     )
     if naive and naive.get("parts_s"):
@@ -363,7 +403,7 @@ def format_table(result: dict[str, Any]) -> str:
         out.append(f"Naive loop, where the time goes: {parts}.")
     for r in rows + result["scales"]:
         kinds = r.get("memory_by_kind_mib") or {}
-        if kinds and r["name"].startswith("pipeline"):
+        if kinds and r["name"].startswith(("pipeline", "voxguard score")):
             parts = ", ".join(f"{k} {n}x {rss:.0f} MiB RSS / {pss:.0f} PSS"
                               for k, (n, rss, pss) in sorted(kinds.items(), key=lambda kv: -kv[1][1]))
             out.append(f"At the memory peak of '{r['name']}': {parts}.")
