@@ -2,7 +2,8 @@
 
 `init_ray()` is what scoring, training and retraining call first. Without an
 address it starts a private local Ray sized for a laptop: a bounded object store
-(a quarter of RAM, capped), no dashboard, warnings-only logs. With an address
+(a quarter of RAM, capped), no dashboard, warnings-only logs, workers at the
+driver's priority (Ray's default renices them by +15). With an address
 (argument, `VOXGUARD_RAY_ADDRESS`, or Ray's own `RAY_ADDRESS`, which Ray sets for
 a job's driver on a cluster) it connects instead, so the same code runs inside a
 submitted job unchanged.
@@ -141,6 +142,10 @@ def init_ray(
         object_store_memory=object_store_memory
         or object_store_bytes(total_ram(), shm_free()),
         include_dashboard=include_dashboard,
+        # Ray renices its workers by +15 so that a driver stays responsive; here the workers
+        # are the job (the driver only collects rows), and at +15 anything else on the machine
+        # starved them: the scoring actors run at the priority the user gave the command.
+        _system_config={"worker_niceness": 0},
         **common,
     )
     return _handle(ray, embedded=True)

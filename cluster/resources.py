@@ -17,6 +17,12 @@ from voxguard.errors import ConfigError
 # Ray refuses fractional requests above one GPU (e.g. 1.5): a task either shares
 # one device or owns whole devices.
 _MAX_FRACTIONAL_GPU = 1.0
+# CPU scoring: concurrent calls (threads) per actor, each decoding and scoring with one
+# torch thread. Two fits any node with two cores; more would put more Python threads
+# behind one GIL for less memory saved.
+CPU_CALLS_PER_ACTOR = 2
+# CPU scoring: windows per forward pass (see `scoring_actor_pool`).
+CPU_MAX_BATCH = 16
 
 
 def _check_gpu_amount(value: float, name: str) -> None:
@@ -39,13 +45,16 @@ def scoring_actor_pool(
     `cluster_resources` is what `ray.cluster_resources()` returns ("CPU", "GPU", ...).
     `num_actors` None or 0 means automatic: on GPUs an autoscaling pool from 1 actor up
     to what the cluster's GPUs hold now; on CPUs a pool of one actor per
-    `threads_per_actor` cores. An explicit count gives a fixed pool of that size,
+    `CPU_CALLS_PER_ACTOR` x `threads_per_actor` cores, each running `calls_per_actor`
+    calls at once with `threads_per_actor` torch threads each. An explicit count gives a fixed pool of that size,
     uncapped, because an autoscaling cluster may still add the nodes it needs.
     `gpus_per_actor` is used only when the cluster has GPUs; fractions let several
     actors share one card (0.25 puts four model replicas on each GPU).
 
     Returns min_size/max_size (for `ActorPoolStrategy`), num_cpus/num_gpus per
-    actor, batch_size, device ("cuda" or "cpu"), torch_threads per actor, and
+    actor, batch_size (windows per forward pass; at most `CPU_MAX_BATCH` on CPUs),
+    device ("cuda" or "cpu"), torch_threads per call, calls_per_actor (concurrent
+    calls in one actor: `max_concurrent_calls_per_actor`), and
     `fused`: whether the actors also read and decode (CPU) or separate CPU tasks
     feed them (GPU). Passing `fused=False` on CPUs gives the two-stage layout
     (half the cores for decode tasks; kept for comparison in the benchmark).
@@ -69,7 +78,8 @@ def scoring_actor_pool(
         return {
             "min_size": min_size, "max_size": max_size, "num_cpus": 1.0, "num_gpus": 0.0,
             "batch_size": int(batch_size), "device": "cpu",
-            "torch_threads": max(1, math.floor(cpus / max_size)) if cpus else 1, "fused": False,
+            "torch_threads": max(1, math.floor(cpus / max_size)) if cpus else 1, "calls_per_actor": 1,
+            "fused": False,
         }
     if use_gpu:
         # One CPU per actor feeds its GPU; the other CPUs run the read/decode tasks.
@@ -78,19 +88,31 @@ def scoring_actor_pool(
         min_size, max_size = (int(num_actors),) * 2 if num_actors else (1, capacity)
         torch_threads = 1
         num_cpus = 1.0
+        calls = 1
     else:
         # CPUs: the model and the decoder share the cores, so each actor decodes its own
-        # clips (fused) and the pool is sized to the cores: one actor per `threads_per_actor`
-        # cores, all started at once (a pool growing one actor at a time idles cores).
-        # Measured on 2 cores (docs/benchmarks.md): 2 actors x 1 thread beat 1 actor x 2
-        # threads, because one actor's decoding overlaps the other's inference.
+        # clips (fused). Parallelism comes from concurrent calls inside an actor (threads,
+        # one torch thread each: torch and the decoders release the GIL), not from more
+        # actors: every actor process costs ~1.1-1.2 GiB RSS (torch's import alone ~0.5 GiB
+        # with the CUDA wheel, the model, its heap), and OpenMP threads inside one call wait
+        # for each other at every op on a busy machine. Measured on 2 cores under load
+        # (docs/benchmarks.md): one actor running two calls uses 1 GiB less than two
+        # single-call actors and took 1.16x their wall time (`--num-actors 2` gives those).
+        # All actors start at once (a pool growing one actor at a time idles cores).
         num_gpus = 0.0
         threads = int(threads_per_actor)
-        capacity = max(1, math.floor(cpus / threads)) if cpus else 1
-        size = int(num_actors) if num_actors else capacity
+        if num_actors:  # a fixed pool: its actors share the cores through concurrent calls
+            size = int(num_actors)
+            calls = max(1, math.floor(cpus / (size * threads))) if cpus else 1
+        else:
+            calls = max(1, min(CPU_CALLS_PER_ACTOR, math.floor(cpus / threads))) if cpus else 1
+            size = max(1, math.floor(cpus / (calls * threads))) if cpus else 1
         min_size = max_size = size
-        torch_threads = max(1, math.floor(cpus / size)) if cpus and num_actors else threads
-        num_cpus = float(min(torch_threads, cpus)) if cpus else 1.0
+        torch_threads = threads
+        num_cpus = float(min(calls * threads, cpus)) if cpus else 1.0
+        # One thread gains nothing from large window batches (same time per window from 2
+        # to 64 windows); smaller batches lower each call's peak memory.
+        batch_size = min(batch_size, CPU_MAX_BATCH)
     return {
         "min_size": min_size,
         "max_size": max_size,
@@ -99,6 +121,7 @@ def scoring_actor_pool(
         "batch_size": int(batch_size),
         "device": "cuda" if use_gpu else "cpu",
         "torch_threads": torch_threads,
+        "calls_per_actor": calls,
         "fused": not use_gpu,
     }
 

@@ -12,17 +12,27 @@ FOUR_GPUS = {"CPU": 64.0, "GPU": 4.0, "accelerator_type:L4": 4.0}
 TWO_CORES = {"CPU": 2.0}
 
 
-def test_cpu_cluster_gets_one_fused_actor_per_core() -> None:
+def test_cpu_cluster_gets_fused_actors_running_concurrent_calls() -> None:
     plan = scoring_actor_pool(LAPTOP, None, 0.25, 64)
     assert plan == {
-        "min_size": 8, "max_size": 8, "num_cpus": 1.0, "num_gpus": 0.0,
-        "batch_size": 64, "device": "cpu", "torch_threads": 1, "fused": True,  # decode + score per actor
+        "min_size": 4, "max_size": 4, "num_cpus": 2.0, "num_gpus": 0.0,
+        "batch_size": 16,  # CPU_MAX_BATCH: one torch thread gains nothing from larger batches
+        "device": "cpu", "torch_threads": 1, "calls_per_actor": 2,  # two calls at once per actor
+        "fused": True,  # decode + score per actor
     }
-    two = scoring_actor_pool(TWO_CORES, 0, 0.25, 8)
-    assert (two["min_size"], two["max_size"], two["torch_threads"], two["fused"]) == (2, 2, 1, True)
-    assert scoring_actor_pool(LAPTOP, None, 0.25, 8, threads_per_actor=2)["max_size"] == 4
-    fixed = scoring_actor_pool(LAPTOP, 2, 0.25, 8)  # a fixed pool of 2 shares the 8 cores
-    assert (fixed["max_size"], fixed["torch_threads"], fixed["num_cpus"]) == (2, 4, 4.0)
+    two = scoring_actor_pool(TWO_CORES, 0, 0.25, 8)  # a 2-core machine: one actor, both cores
+    assert (two["min_size"], two["max_size"], two["calls_per_actor"], two["num_cpus"], two["batch_size"]) == (
+        1, 1, 2, 2.0, 8)
+    one = scoring_actor_pool({"CPU": 1.0}, None, 0.25, 8)
+    assert (one["max_size"], one["calls_per_actor"], one["num_cpus"]) == (1, 1, 1.0)
+    odd = scoring_actor_pool({"CPU": 3.0}, None, 0.25, 8)  # never more cores asked for than exist
+    assert odd["max_size"] * odd["num_cpus"] <= 3.0
+    threads = scoring_actor_pool(LAPTOP, None, 0.25, 8, threads_per_actor=2)
+    assert (threads["max_size"], threads["calls_per_actor"], threads["torch_threads"]) == (2, 2, 2)
+    fixed = scoring_actor_pool(LAPTOP, 2, 0.25, 8)  # a fixed pool of 2 shares the 8 cores through calls
+    assert (fixed["max_size"], fixed["calls_per_actor"], fixed["torch_threads"], fixed["num_cpus"]) == (2, 4, 1, 4.0)
+    per_core = scoring_actor_pool(TWO_CORES, 2, 0.25, 8)  # the previous layout, on request
+    assert (per_core["max_size"], per_core["calls_per_actor"], per_core["num_cpus"]) == (2, 1, 1.0)
     # A head-only cluster with no CPUs (all on autoscaled workers) still gets one actor.
     assert scoring_actor_pool({}, None, 0.5, 8)["max_size"] == 1
 
@@ -57,7 +67,7 @@ def test_explicit_actor_count_is_a_fixed_pool_even_beyond_current_size() -> None
 def test_zero_gpus_per_actor_runs_on_cpu_even_with_gpus() -> None:
     plan = scoring_actor_pool(FOUR_GPUS, None, 0.0, 16)
     assert plan["device"] == "cpu" and plan["num_gpus"] == 0.0
-    assert plan["max_size"] == 64
+    assert plan["max_size"] * plan["calls_per_actor"] == 64  # every core runs a call
 
 
 @pytest.mark.parametrize(

@@ -133,3 +133,22 @@ def test_bad_inputs_become_error_rows(tmp_path, score_model, ray_local) -> None:
     assert np.allclose(np.diff(starts), 0.5)
     assert summary["errors"] == 5 and summary["scored"] == 3
     assert summary["error_codes"] == {"undecodable": 1, "empty": 1, "not_audio": 1, "too_short": 1, "too_large": 1}
+
+
+def test_concurrent_calls_in_one_actor_score_like_the_detector(tmp_path, score_model, ray_local) -> None:  # noqa: F811
+    """On this 2-CPU Ray the default plan is one actor running two calls at once on threads;
+    its scores must be the plain `Detector.score` ones, as must those of one single-call actor per core."""
+    from siamese.detector import Detector
+
+    rng = np.random.default_rng(7)
+    src = tmp_path / "clips"
+    for i in range(10):
+        make = real_like if i % 2 else synthetic_like
+        write_clip(src / f"clip{i}.wav", make(float(rng.uniform(1.0, 12.0)), rng))  # up to 23 windows: 2 pieces
+    detector = Detector.from_package(score_model)
+    expected = {str(p): detector.score(p).score for p in sorted(src.iterdir())}
+    for actors, dest in ((None, "threads"), (2, "per-core")):
+        run_scoring(str(src), str(tmp_path / dest), score_model, num_actors=actors, progress=_quiet)
+        got = {r["uri"]: r["score"] for r in _read(tmp_path / dest)}
+        assert got.keys() == expected.keys()
+        assert max(abs(got[u] - expected[u]) for u in got) < 1e-4, actors

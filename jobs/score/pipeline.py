@@ -2,8 +2,9 @@
 
 Stages (Ray Data, streaming):
   driver listing -> dataset of small URI blocks
-  -> CPUs: `ClipScorer` actors, one per core (read, fingerprint, decode, resample, cut
-     into pieces and score them in the same process: no copies between stages)
+  -> CPUs: `ClipScorer` actors, each running one call per core it holds on threads
+     (read, fingerprint, decode, resample, cut into pieces and score them in the same
+     process: no copies between stages, one torch import and model per actor)
      GPUs: `decode_batch` CPU tasks -> `PieceScorer` actor pool (batched inference on a
      GPU or a fraction of one)
   -> driver: regroup pieces into clips, aggregate (calibration and operating point only),
@@ -234,14 +235,14 @@ def _score_items(
         "s3": s3,
         "max_file_bytes": settings.max_file_bytes,
         "max_duration_s": settings.max_duration_s,
-        "windows_per_piece": batch_size,
+        "windows_per_piece": plan["batch_size"],
         "decode_timeout_s": settings.decode_timeout_s,
     }
     actor_kwargs = {
         "package": package,
         "device": plan["device"],
         "torch_threads": plan["torch_threads"],
-        "batch_size": batch_size,
+        "batch_size": plan["batch_size"],
         "group": group,
         "engine": engine,
         # Exported once here (cached per model version), loaded by every actor.
@@ -257,17 +258,21 @@ def _score_items(
         # CPUs only: each actor reads, decodes and scores its batch (see `ClipScorer`).
         # A small job is spread over all actors (fewer items per call) rather than
         # leaving some idle; a pool larger than the number of blocks only costs start-up.
-        per_call = max(1, min(ITEMS_PER_CALL, math.ceil(len(items) / int(plan["max_size"]))))
+        # Each actor runs `calls` calls at once (threads, one torch thread each).
+        calls = int(plan["calls_per_actor"])
+        per_call = max(1, min(ITEMS_PER_CALL, math.ceil(len(items) / (int(plan["max_size"]) * calls))))
         blocks = max(1, math.ceil(len(items) / per_call))
-        size = min(int(plan["max_size"]), blocks)
+        size = min(int(plan["max_size"]), math.ceil(blocks / calls))
         dataset = ray.data.from_items(items, override_num_blocks=blocks)
+        threads = {"max_concurrent_calls_per_actor": calls, "enable_true_multi_threading": True} if calls > 1 else {}
         with warnings.catch_warnings():  # max_restarts has no named parameter yet (RayDeprecationWarning)
             warnings.simplefilter("ignore")
             return dataset.map_batches(
                 ClipScorer,
                 batch_size=per_call,
                 batch_format="pyarrow",
-                compute=ray.data.ActorPoolStrategy(min_size=min(int(plan["min_size"]), size), max_size=size),
+                compute=ray.data.ActorPoolStrategy(min_size=min(int(plan["min_size"]), size), max_size=size,
+                                                   **threads),
                 num_cpus=plan["num_cpus"],
                 fn_constructor_kwargs={**actor_kwargs, "decode": decode_kwargs},
                 **restarts,

@@ -220,9 +220,12 @@ class ClipScorer:
     stage only adds worker processes, object-store copies of every waveform and
     thread over-subscription (measured in docs/benchmarks.md). Here each actor
     decodes the objects of its batch and scores their windows in the same
-    process with `torch_threads` threads; several actors (one per core) overlap
-    one's decoding with another's inference. Output: the same per-piece rows
-    (SCORED_SCHEMA) as `PieceScorer`, so the driver is unchanged.
+    process with `torch_threads` threads. Ray Data may run several calls of one
+    actor at once on threads (`max_concurrent_calls_per_actor`): one call's
+    decoding overlaps another's inference, and the cores share one torch import
+    and one model. Calls share nothing but the read-only model, so this is safe.
+    Output: the same per-piece rows (SCORED_SCHEMA) as `PieceScorer`, so the
+    driver is unchanged.
     """
 
     def __init__(

@@ -51,30 +51,44 @@ class PeakRSS:
     processes mapping it), i.e. the physical memory the process tree really holds.
     """
 
-    def __init__(self, interval_s: float = 0.25, tree: bool = True) -> None:
+    def __init__(self, interval_s: float = 0.25, tree: bool = True, pid: int | None = None) -> None:
         self.interval_s = interval_s
         self.tree = tree
+        self.pid = pid  # the process whose tree is measured (default: this one)
         self.peak = 0
         self.peak_pss = 0
+        # At the sample with the peak summed RSS: kind -> [processes, RSS, PSS] (see `process_kind`).
+        self.at_peak: dict[str, list[int]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _sample(self) -> tuple[int, int]:
+    def _sample(self) -> tuple[int, int, dict[str, list[int]]]:
         import psutil
 
-        root = psutil.Process(os.getpid())
+        try:
+            root = psutil.Process(self.pid or os.getpid())
+        except psutil.NoSuchProcess:
+            return 0, 0, {}
         rss = pss = 0
+        kinds: dict[str, list[int]] = {}
         for proc in [root, *(root.children(recursive=True) if self.tree else [])]:
             try:
                 info = proc.memory_full_info()  # reads smaps_rollup: PSS as well as RSS
-                rss += info.rss
-                pss += getattr(info, "pss", info.rss)
+                kind = "driver" if proc.pid == root.pid else process_kind(" ".join(proc.cmdline()))
             except (psutil.NoSuchProcess, psutil.AccessDenied):
-                pass
-        return rss, pss
+                continue
+            rss += info.rss
+            pss += getattr(info, "pss", info.rss)
+            entry = kinds.setdefault(kind, [0, 0, 0])
+            entry[0] += 1
+            entry[1] += info.rss
+            entry[2] += getattr(info, "pss", info.rss)
+        return rss, pss, kinds
 
     def _update(self) -> None:
-        rss, pss = self._sample()
+        rss, pss, kinds = self._sample()
+        if rss > self.peak:
+            self.at_peak = kinds
         self.peak = max(self.peak, rss)
         self.peak_pss = max(self.peak_pss, pss)
 
@@ -94,6 +108,49 @@ class PeakRSS:
         self._update()
 
 
+# Ray's own processes, by the command line Ray gives them (process titles).
+_RAY_SYSTEM = ("gcs_server", "raylet", "dashboard", "monitor.py", "log_monitor", "runtime_env", "DashboardAgent",
+               "RuntimeEnvAgent")
+_RAY_DATA_HELPERS = ("_StatsActor", "_AutoscalingCoordinatorActor", "ActorLocationTracker")
+
+
+def process_kind(cmdline: str) -> str:
+    """What a process of the tree is, for the memory breakdown: scoring actor, Ray Data helper, Ray, idle worker."""
+    if "Scorer" in cmdline or "MapWorker" in cmdline or "decode_batch" in cmdline:
+        return "scoring actors"
+    if any(name in cmdline for name in _RAY_DATA_HELPERS):
+        return "Ray Data helper actors"
+    if any(name in cmdline for name in _RAY_SYSTEM):
+        return "Ray system processes"
+    if "default_worker" in cmdline or "ray::IDLE" in cmdline:
+        return "idle Ray workers"
+    return "other"
+
+
+def eta_check(lines: list[tuple[float, str]], end: float) -> dict[str, float] | None:
+    """The ETA printed by the first progress line at or past half the clips (not the last line), against the time the job really took.
+
+    `lines`: (time.monotonic(), progress line) as the job emitted them; `end`: when it ended,
+    unless the last line says every clip is scored: then that line's time (the ETA is about
+    scoring, not about Ray's shutdown after it).
+    """
+    import re
+
+    last = re.match(r"\[score\] (\d+)/(\d+) clips", lines[-1][1]) if lines else None
+    if last and last.group(1) == last.group(2):
+        end = lines[-1][0]
+
+    for at, line in lines:
+        m = re.match(r"\[score\] (\d+)/(\d+) clips.*ETA (\d+(?:\.\d+)?) (s|min|h)\b", line)
+        if not m or int(m.group(1)) * 2 < int(m.group(2)) or int(m.group(1)) >= int(m.group(2)):
+            continue
+        eta = float(m.group(3)) * {"s": 1, "min": 60, "h": 3600}[m.group(4)]
+        actual = end - at
+        return {"done": int(m.group(1)), "total": int(m.group(2)), "eta_s": eta, "actual_s": actual,
+                "error_pct": 100 * (eta - actual) / actual if actual > 0 else 0.0}
+    return None
+
+
 @dataclass
 class Measure:
     """One row of the benchmark table."""
@@ -106,6 +163,8 @@ class Measure:
     peak_pss: int = 0
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before/after
     parts: dict[str, float] | None = None  # busy seconds by part (the naive loop's breakdown)
+    by_kind: dict[str, list[int]] | None = None  # at the memory peak: kind -> [processes, RSS, PSS]
+    eta: dict[str, float] | None = None  # `eta_check` of the job's own progress lines
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -119,6 +178,8 @@ class Measure:
             "peak_pss_mib": self.peak_pss / 2**20,
             "load_1m": list(self.load),
             "parts_s": self.parts or {},
+            "memory_by_kind_mib": {k: [v[0], v[1] / 2**20, v[2] / 2**20] for k, v in (self.by_kind or {}).items()},
+            "eta_check": self.eta,
         }
 
 
@@ -129,8 +190,39 @@ def _timed(name: str, files: int, audio_s: float, fn: Callable[[], Any], tree: b
         start = time.perf_counter()
         parts = fn()
         wall = time.perf_counter() - start
+    job = isinstance(parts, dict) and "job_id" in parts
     return Measure(name, files, audio_s, wall, rss.peak, rss.peak_pss, (load, os.getloadavg()[0]),
-                   parts if isinstance(parts, dict) and "job_id" not in parts else None)  # not a job summary
+                   parts if isinstance(parts, dict) and not job else None,  # not a job summary
+                   rss.at_peak if tree else None, parts.get("eta_check") if job else None)
+
+
+def _cli_score(n: int, audio_s: float, folder: Path, dest: Path, model: str | Path, batch_size: int | None,
+               num_actors: int | None) -> Measure:
+    """`voxguard score` as a user runs it, in its own process: the memory of that process tree
+    (its embedded Ray, Ray Data's helper actors and the scoring actors) while it runs, and
+    its ETA check. The wall time includes Ray's start-up."""
+    import re
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "voxguard", "score", str(folder), "--out", str(dest), "--overwrite",
+               "--no-feedback", "--model", str(model)]
+    command += ["--batch-size", str(batch_size)] if batch_size else []
+    command += ["--num-actors", str(num_actors)] if num_actors else []
+    load = os.getloadavg()[0]
+    lines: list[tuple[float, str]] = []
+    start = time.perf_counter()
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
+        with PeakRSS(pid=proc.pid) as rss:
+            for line in proc.stderr or ():
+                if re.match(r"\[score\] \d+/\d+ clips", line):
+                    lines.append((time.monotonic(), line.strip()))
+            proc.wait()
+    wall = time.perf_counter() - start
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(command)} exited {proc.returncode}")
+    return Measure(f"voxguard score (own process), {n} clips", n, audio_s, wall, rss.peak, rss.peak_pss,
+                   (load, os.getloadavg()[0]), None, rss.at_peak, eta_check(lines, time.monotonic()))
 
 
 def _best(measures: list[Measure]) -> Measure:
@@ -209,13 +301,22 @@ def run_bench(
     ray_start = time.perf_counter()
     init_ray()
     ray_start_s = time.perf_counter() - ray_start
-    quiet = lambda _: None  # noqa: E731
 
-    def pipeline(folder: Path, dest: Path, fused: bool | None = None, engine: str | None = None) -> Callable[[], Any]:
-        return lambda: run_scoring(
-            str(folder), str(dest), model, overwrite=True, batch_size=batch_size, num_actors=num_actors,
-            progress=quiet, progress_bar=False, fused=fused, engine=engine,
-        )
+    def pipeline(folder: Path, dest: Path, fused: bool | None = None, engine: str | None = None,
+                 actors: int | None = None) -> Callable[[], Any]:
+        def run() -> dict[str, Any]:
+            # The job's own progress lines (every 2 s) give the ETA check: what it predicted
+            # halfway against what it then took.
+            lines: list[tuple[float, str]] = []
+            summary = run_scoring(
+                str(folder), str(dest), model, overwrite=True, batch_size=batch_size,
+                num_actors=actors if actors is not None else num_actors,
+                progress=lambda line: lines.append((time.monotonic(), line)), progress_every_s=2.0,
+                progress_bar=False, fused=fused, engine=engine,
+            )
+            return {**summary, "eta_check": eta_check(lines, time.monotonic())}
+
+        return run
 
     # One warm-up run on a few files so first-use costs (imports, page cache) are not billed
     # to one side only. Each run still starts its own actors (model load included).
@@ -228,6 +329,10 @@ def run_bench(
         ("naive loop, 1 torch thread", naive_one_thread),
         ("pipeline (voxguard score, float)", pipeline(src, work / "out", engine="float")),
     ]
+    cores = os.cpu_count() or 1
+    if num_actors is None and cores > 1:
+        # The previous CPU layout: one single-call actor process per core.
+        variants.append(("pipeline, one single-call actor per core", pipeline(src, work / "out-1call", actors=cores)))
     if two_stage:
         variants.append(("pipeline, two stages (decode tasks + actors)", pipeline(src, work / "out-2", fused=False)))
     for engine in engines:
@@ -248,7 +353,7 @@ def run_bench(
         log(f"[bench] memory at {n} clips: generating")
         seconds = generate_files(folder, n, 2.0, 4.0, seed=n)
         log(f"[bench] memory at {n} clips: scoring")
-        scale_rows.append(_timed(f"pipeline, {n} clips", n, seconds, pipeline(folder, work / f"out-{n}")))
+        scale_rows.append(_cli_score(n, seconds, folder, work / f"out-{n}", model, batch_size, num_actors))
         log(f"[bench] {scale_rows[-1].as_dict()}")
     return {
         "rows": [r.as_dict() for r in rows],
@@ -289,12 +394,23 @@ def format_table(result: dict[str, Any]) -> str:
         + (f"Best of {rounds} interleaved rounds per row. " if rounds > 1 else "")
         + "Load: the 1-minute load average before-after each row (other processes on the machine). "
         "Memory: decode and naive rows, this process; pipeline rows, the whole tree (driver, Ray, actors); "
+        "'voxguard score (own process)' rows, that command's whole tree (its wall time includes Ray's start-up); "
         "RSS sums count shared pages once per process, PSS splits them."
     )
     if naive and naive.get("parts_s"):
         total = sum(naive["parts_s"].values()) or 1.0
         parts = ", ".join(f"{k} {v:.1f} s ({100 * v / total:.0f}%)" for k, v in naive["parts_s"].items())
         out.append(f"Naive loop, where the time goes: {parts}.")
+    for r in rows + result["scales"]:
+        kinds = r.get("memory_by_kind_mib") or {}
+        if kinds and r["name"].startswith(("pipeline", "voxguard score")):
+            parts = ", ".join(f"{k} {n}x {rss:.0f} MiB RSS / {pss:.0f} PSS"
+                              for k, (n, rss, pss) in sorted(kinds.items(), key=lambda kv: -kv[1][1]))
+            out.append(f"At the memory peak of '{r['name']}': {parts}.")
+        if r.get("eta_check"):
+            e = r["eta_check"]
+            out.append(f"ETA check of '{r['name']}': at {e['done']}/{e['total']} clips the job said {e['eta_s']:.0f} s "
+                       f"left; it took {e['actual_s']:.1f} s ({e['error_pct']:+.0f}%).")
     if len(result["scales"]) >= 2:
         a, b = result["scales"][0], result["scales"][-1]
         out.append(
