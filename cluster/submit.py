@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from voxguard.errors import ClusterError
 
@@ -18,18 +19,19 @@ KINDS: tuple[str, ...] = ("score", "train", "retrain")
 DEFAULT_DASHBOARD = "http://127.0.0.1:8265"
 
 
-def resolve_dashboard_address(address: str | None = None) -> str:
+def resolve_dashboard_address(address: str | None = None, data_dir: str | Path | None = None) -> str:
     """The Jobs API URL to talk to.
 
     Order: explicit address, `RAY_API_SERVER_ADDRESS` (Ray's own variable for the
-    jobs CLI), the head started by `voxguard cluster up`, `RAY_ADDRESS` when it is
-    an http(s) URL, then http://127.0.0.1:8265. A bare host:port gets http://.
+    jobs CLI), the head `voxguard cluster up` recorded under `data_dir` (the command's
+    settings; not looked for without it), `RAY_ADDRESS` when it is an http(s) URL,
+    then http://127.0.0.1:8265. A bare host:port gets http://.
     """
     candidate = address or os.environ.get("RAY_API_SERVER_ADDRESS", "")
-    if not candidate:
+    if not candidate and data_dir is not None:
         from cluster.head import _pid_alive, read_state
 
-        state = read_state()
+        state = read_state(data_dir)
         if state is not None and _pid_alive(state.pid):
             candidate = state.dashboard_url
     if not candidate:
@@ -40,20 +42,20 @@ def resolve_dashboard_address(address: str | None = None) -> str:
     return candidate.rstrip("/")
 
 
-def jobs_url_for_ray_address(ray_address: str) -> str:
+def jobs_url_for_ray_address(ray_address: str, data_dir: str | Path | None = None) -> str:
     """The Jobs API URL of the cluster a Ray address (`VOXGUARD_RAY_ADDRESS`) names.
 
     The one place that maps the forms users set: an http(s) URL is the Jobs API
     itself; `ray://host:port` or a GCS `host:port` means that host's dashboard on
-    8265, except for the head `voxguard cluster up` started here, whose dashboard
-    may sit on another port (read from its state file).
+    8265, except for the head `voxguard cluster up` recorded under `data_dir` (the
+    command's settings), whose dashboard may sit on another port (read from its state file).
     """
     if ray_address.startswith(("http://", "https://")):
         return ray_address.rstrip("/")
     bare = ray_address.removeprefix("ray://")
     from cluster.head import _pid_alive, read_state
 
-    state = read_state()
+    state = read_state(data_dir) if data_dir is not None else None
     if state is not None and state.gcs_address == bare and _pid_alive(state.pid):
         return state.dashboard_url
     return f"http://{bare.split(':')[0]}:8265"

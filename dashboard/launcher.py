@@ -21,11 +21,11 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from voxguard.roots import AccessDenied, resolve_within
-from voxguard.settings import Settings
 
 _PROGRESS = re.compile(r"\[score\] (\d+)/(\d+) clips")
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -71,22 +71,22 @@ def score_args(source: str, dest: str, model: str, job_id: str) -> list[str]:
 
 def launch_scoring(
     source: str, dest: str, model: str, job_id: str, *, db_url: str, data_dir: Path, actor: str,
-    address: str | None = None, settings: Settings | None = None,
+    source_roots: Sequence[str], output_roots: Sequence[str], address: str | None = None,
 ) -> Launch:
     """Start a scoring job (cluster when `address` is given, else a background process).
 
-    Raises `AccessDenied` when `actor` may not run jobs or a path is outside the
-    allowed roots of `settings` (default: from the environment).
+    `source_roots` / `output_roots`: where the job may read and write (the dashboard's
+    settings, `allowed_source_roots()` / `allowed_output_roots()`). Raises `AccessDenied`
+    when `actor` may not run jobs or a path is outside them.
     """
     if not _JOB_ID.match(job_id):
         raise ValueError("job id: letters, digits, '.', '_' and '-' only (it names files)")
     if not source.strip() or not dest.strip() or not model.strip():
         raise ValueError("source, destination and model are all required")
-    settings = settings or Settings.from_env()
     _check_operator(db_url, actor)
-    source_roots = settings.allowed_source_roots()
+    source_roots = list(source_roots)
     source = resolve_within(source, source_roots, "source")
-    dest = resolve_within(dest, settings.allowed_output_roots(), "destination")
+    dest = resolve_within(dest, list(output_roots), "destination")
     job_env = {"VOXGUARD_DB_URL": db_url, "VOXGUARD_SOURCE_ROOTS": ":".join(source_roots)}
     folder = launches_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)

@@ -65,7 +65,8 @@ def test_a_decode_past_the_time_limit_is_a_timeout_row_and_resume_reads_it_again
     strict = Settings.from_env(decode_timeout_s=1e-6)
     summary = run_scoring(str(src), str(tmp_path / "out"), score_model, settings=strict, progress=lambda _: None)
     assert summary["rows"] == 5 and summary["error_codes"] == {"timeout": 5}  # every object has its row
-    again = run_scoring(str(src), str(tmp_path / "out"), score_model, resume=True, progress=lambda _: None)
+    again = run_scoring(str(src), str(tmp_path / "out"), score_model, resume=True, progress=lambda _: None,
+                        settings=Settings.from_env())
     assert again["retried_errors"] == 5 and again["scored"] == 5
     rows = pq.read_table(str(tmp_path / "out")).to_pylist()
     assert len(rows) == 5 and all(r["error"] is None for r in rows)

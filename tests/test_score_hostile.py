@@ -106,11 +106,12 @@ def test_resume_reads_transient_error_rows_again_and_keeps_permanent_ones(tmp_pa
     manifest = tmp_path / "manifest.csv"
     manifest.write_text("uri\nclips/here.wav\nclips/late.wav\nclips/notes.wav\n\nclips/here.wav\n")
     dest = tmp_path / "out"
-    first = run_scoring(str(manifest), str(dest), score_model, progress=lambda _: None)
+    first = run_scoring(str(manifest), str(dest), score_model, progress=lambda _: None, settings=Settings.from_env())
     assert first["error_codes"] == {"unreadable": 1, "not_audio": 1} and first["rows"] == 3
     assert first["manifest_blank_rows"] == 1 and first["manifest_duplicate_rows"] == 1  # counted, not scored
     write_clip(clips / "late.wav", real_like(1.5, rng))  # the transient cause is gone
-    again = run_scoring(str(manifest), str(dest), score_model, resume=True, progress=lambda _: None)
+    again = run_scoring(str(manifest), str(dest), score_model, resume=True, progress=lambda _: None,
+                        settings=Settings.from_env())
     assert again["retried_errors"] == 1 and again["skipped"] == 2 and again["rows"] == 1
     rows = pq.read_table(str(dest)).to_pylist()
     by_name = {os.path.basename(r["uri"]): r["error"] for r in rows}

@@ -75,7 +75,7 @@ else:
                 launch = launcher.launch_scoring(
                     source.strip(), dest.strip() or str(cfg.data_dir / "results" / job_id.strip()), models[model_key],
                     job_id.strip(), db_url=db_url(), data_dir=cfg.data_dir, actor=user.username, address=address,
-                    settings=cfg)
+                    source_roots=cfg.allowed_source_roots(), output_roots=cfg.allowed_output_roots())
             except (ValueError, FileExistsError, AccessDenied) as exc:
                 st.error(md(exc))
             except Exception as exc:  # cluster refused, binary missing...: show it, keep the page alive

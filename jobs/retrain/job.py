@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -43,7 +43,7 @@ from siamese.calibration import decision_rule
 from siamese.package import ModelPackage
 from siamese.training import ClipSet, clip_scores
 from voxguard.errors import UserError, VoxguardError
-from voxguard.settings import Settings
+from voxguard.storage import StorageOptions
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,25 @@ log = logging.getLogger(__name__)
 # (that many held back, as many to learn from).
 MIN_HELDBACK = 2
 MIN_FEEDBACK = 2 * MIN_HELDBACK
+
+
+class RetrainSettings(Protocol):
+    """What a retraining reads from the command's settings (`voxguard.settings.Settings` fits).
+
+    A protocol: `jobs` never imports the settings module; `voxguard retrain` reads the
+    configuration once and passes it down.
+    """
+
+    @property
+    def database_url(self) -> str: ...  # when no session factory is passed
+    @property
+    def data_dir(self) -> Path: ...  # decoded-clip cache, run folders, challenger packages
+    @property
+    def model_path(self) -> Path: ...  # the champion when the registry has none
+    @property
+    def ray_address(self) -> str: ...  # the cluster the fine-tuning runs on
+    @property
+    def storage_options(self) -> StorageOptions: ...  # object store of s3:// clips and packages
 
 
 class PreconditionError(UserError):
@@ -91,7 +110,7 @@ class RetrainOutcome:
     wall_s: float = 0.0
 
 
-def run_retraining(config: RetrainConfig, settings: Settings | None = None,
+def run_retraining(config: RetrainConfig, settings: RetrainSettings,
                    report: Callable[[str], None] | None = None, sessions: Any = None) -> RetrainOutcome:
     """Run one retraining (see module docstring); the run row ends succeeded or failed.
 
@@ -99,7 +118,6 @@ def run_retraining(config: RetrainConfig, settings: Settings | None = None,
     dev EER and ETA, the gate); None keeps the job quiet apart from logging.
     `sessions`: the command's session factory (its one engine; `voxguard.context`), else one on the settings' URL.
     """
-    settings = settings or Settings.from_env()
     say = report or (lambda line: log.info("%s", line))
     factory = sessions if sessions is not None else session_factory(settings.database_url)
     with session_scope(factory) as session:
@@ -147,7 +165,7 @@ class Preflight:
                 f"base data: {self.base.describe()}")
 
 
-def preflight(config: RetrainConfig, settings: Settings, factory: Any) -> Preflight:
+def preflight(config: RetrainConfig, settings: RetrainSettings, factory: Any) -> Preflight:
     """Check the preconditions (enough verified feedback, base data present); one-line `PreconditionError`."""
     with session_scope(factory) as session:
         feedback_uris = {uri for uri, _, _ in verified_feedback(session)}
@@ -177,7 +195,7 @@ def _check_manifest(path: Path) -> None:
             raise PreconditionError(f"the base training manifest {path} has no {split} rows of both classes")
 
 
-def _retrain(config: RetrainConfig, settings: Settings, factory: Any, ready: Preflight,
+def _retrain(config: RetrainConfig, settings: RetrainSettings, factory: Any, ready: Preflight,
              say: Callable[[str], None]) -> RetrainOutcome:
     from jobs.train.config import TrainJobConfig
     from jobs.train.trainer import train
@@ -276,7 +294,7 @@ def _heartbeat(factory: Any, run_id: int) -> None:
         runs.heartbeat(session, run_id)
 
 
-def _champion(settings: Settings, factory: Any) -> tuple[Path, ModelPackage]:
+def _champion(settings: RetrainSettings, factory: Any) -> tuple[Path, ModelPackage]:
     """The production package; registers the bundled model as production if none is."""
     uri = production_artefact(factory.kw["bind"])  # the run's engine, not a second one
     if uri is None:

@@ -43,7 +43,7 @@ from siamese.package import ModelPackage
 from siamese.verdict import VerdictRule
 from voxguard.errors import ConfigError, OutputExists
 from voxguard.roots import parse_roots
-from voxguard.settings import Settings
+from jobs.score.config import ScoringSettings
 
 OnRows = Callable[[list[dict[str, Any]]], None]
 # URIs per input block: small blocks keep several decode tasks busy and bound what is in flight.
@@ -75,7 +75,7 @@ def run_scoring(
     dest: str,
     model: str | Path | ModelPackage | None = None,
     *,
-    settings: Settings | None = None,
+    settings: ScoringSettings,
     resume: bool = False,
     overwrite: bool = False,
     limit: int | None = None,
@@ -119,7 +119,6 @@ def run_scoring(
     Raises FileExistsError when `dest` already holds parts and neither `resume`
     nor `overwrite` is set.
     """
-    settings = settings or Settings.from_env()
     default_progress = progress is None
     progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     s3 = settings.storage_options
@@ -198,7 +197,7 @@ def run_scoring(
 def _score_items(
     items: list[dict[str, Any]],
     package: ModelPackage,
-    settings: Settings,
+    settings: ScoringSettings,
     s3: S3Options,
     batch_size: int,
     num_actors: int | None,

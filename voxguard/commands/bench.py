@@ -65,6 +65,7 @@ def _bench_score(args: argparse.Namespace) -> int:
         rounds=args.rounds,
         two_stage=not args.no_two_stage,
         engines=tuple(args.engine),
+        settings=ctx.settings,
     )
     table = format_table(result)
     flags = "".join(f" --engine {e}" for e in args.engine) + (f" --memory-scales {args.memory_scales}" if scales else "")
