@@ -24,8 +24,12 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voxguard.roots import AccessDenied, resolve_within
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 _PROGRESS = re.compile(r"\[score\] (\d+)/(\d+) clips")
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -70,11 +74,14 @@ def score_args(source: str, dest: str, model: str, job_id: str) -> list[str]:
 
 
 def launch_scoring(
-    source: str, dest: str, model: str, job_id: str, *, db_url: str, data_dir: Path, actor: str,
-    source_roots: Sequence[str], output_roots: Sequence[str], address: str | None = None,
+    source: str, dest: str, model: str, job_id: str, *, db_url: str, sessions: sessionmaker[Session],
+    data_dir: Path, actor: str, source_roots: Sequence[str], output_roots: Sequence[str],
+    address: str | None = None,
 ) -> Launch:
     """Start a scoring job (cluster when `address` is given, else a background process).
 
+    `db_url` is the database the job writes to; `sessions`, the dashboard's session
+    factory on it (its one engine), checks the actor's role.
     `source_roots` / `output_roots`: where the job may read and write (the dashboard's
     settings, `allowed_source_roots()` / `allowed_output_roots()`). Raises `AccessDenied`
     when `actor` may not run jobs or a path is outside them.
@@ -83,7 +90,7 @@ def launch_scoring(
         raise ValueError("job id: letters, digits, '.', '_' and '-' only (it names files)")
     if not source.strip() or not dest.strip() or not model.strip():
         raise ValueError("source, destination and model are all required")
-    _check_operator(db_url, actor)
+    _check_operator(sessions, actor)
     source_roots = list(source_roots)
     source = resolve_within(source, source_roots, "source")
     dest = resolve_within(dest, list(output_roots), "destination")
@@ -115,17 +122,13 @@ def launch_scoring(
     return launch
 
 
-def _check_operator(db_url: str, actor: str) -> None:
+def _check_operator(sessions: sessionmaker[Session], actor: str) -> None:
     """Only an active operator/admin account may run jobs: they read and write as the server's user."""
-    from feedback.db import session_factory, session_scope
+    from feedback.db import session_scope
     from feedback.reviewers import may_run_jobs
 
-    factory = session_factory(db_url)
-    try:
-        with session_scope(factory) as session:
-            allowed = may_run_jobs(session, actor)
-    finally:
-        factory.kw["bind"].dispose()
+    with session_scope(sessions) as session:
+        allowed = may_run_jobs(session, actor)
     if not allowed:
         raise AccessDenied(f"{actor!r} may not run scoring jobs (operator or admin role needed)")
 

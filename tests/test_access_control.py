@@ -12,6 +12,7 @@ import pytest
 
 from dashboard import launcher
 from dashboard_support import app_as, copy_db, make_template
+from feedback.db import session_factory
 from voxguard.roots import AccessDenied, is_within, parse_roots, resolve_within
 from voxguard.settings import Settings
 
@@ -49,10 +50,14 @@ def db_url(template, tmp_path, monkeypatch):
 
 
 def _launch(settings, db_url, actor, source, dest, job_id="job-x"):
-    return launcher.launch_scoring(source, dest, str(settings.model_path), job_id, db_url=db_url,
-                                   data_dir=settings.data_dir, actor=actor,
-                                   source_roots=settings.allowed_source_roots(),
-                                   output_roots=settings.allowed_output_roots())
+    factory = session_factory(db_url)
+    try:
+        return launcher.launch_scoring(source, dest, str(settings.model_path), job_id, db_url=db_url,
+                                       sessions=factory, data_dir=settings.data_dir, actor=actor,
+                                       source_roots=settings.allowed_source_roots(),
+                                       output_roots=settings.allowed_output_roots())
+    finally:
+        factory.kw["bind"].dispose()
 
 
 # --- roots ---------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import charts, launcher
 from dashboard.auth import User
-from dashboard.context import db, db_url, settings
+from dashboard.context import db, db_url, sessions, settings
 from dashboard.safe import md
 from feedback.audit import audit
 from feedback.queue.bulk import DEFAULT_MIN_CONFIDENCE, bulk_confirm_spoofs, confident_spoofs
@@ -74,8 +74,8 @@ else:
             try:
                 launch = launcher.launch_scoring(
                     source.strip(), dest.strip() or str(cfg.data_dir / "results" / job_id.strip()), models[model_key],
-                    job_id.strip(), db_url=db_url(), data_dir=cfg.data_dir, actor=user.username, address=address,
-                    source_roots=cfg.allowed_source_roots(), output_roots=cfg.allowed_output_roots())
+                    job_id.strip(), db_url=db_url(), sessions=sessions(), data_dir=cfg.data_dir, actor=user.username,
+                    address=address, source_roots=cfg.allowed_source_roots(), output_roots=cfg.allowed_output_roots())
             except (ValueError, FileExistsError, AccessDenied) as exc:
                 st.error(md(exc))
             except Exception as exc:  # cluster refused, binary missing...: show it, keep the page alive
