@@ -46,8 +46,8 @@ def _log(config: TrainJobConfig, message: str) -> None:
 
 
 def _ensure_ray(config: TrainJobConfig) -> None:
-    """Join the cluster (`config.ray_address`, else VOXGUARD_RAY_ADDRESS / RAY_ADDRESS,
-    with token auth) or start a local Ray: the same start-up as every other job."""
+    """Join the cluster (`config.ray_address`, which `voxguard train` fills from VOXGUARD_RAY_ADDRESS,
+    else Ray's RAY_ADDRESS; with token auth) or start a local Ray: the same start-up as every other job."""
     from cluster.local import init_ray
 
     # Local: enough logical CPUs for every worker plus Ray Data / decode tasks.

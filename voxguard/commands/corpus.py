@@ -6,6 +6,11 @@ import argparse
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jobs.corpus import CorpusConfig
+    from voxguard.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     audit.set_defaults(func=_audit)
 
 
-def build_config(args: argparse.Namespace, settings):  # noqa: ANN001, ANN201 - Settings -> CorpusConfig (lazy imports)
+def build_config(args: argparse.Namespace, settings: Settings) -> CorpusConfig:
     """The corpus build's configuration: the flags, and the Ray address from the command's settings."""
     from jobs.corpus import CorpusConfig
     from jobs.corpus.config import ALL_FAMILIES

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from voxguard.settings import REPO_ROOT
+from voxguard.settings import REPO_ROOT, Settings
 from siamese.frontends import kinds as frontend_kinds
+
+if TYPE_CHECKING:
+    from jobs.train.config import TrainJobConfig
 
 # The job config's defaults (`jobs.train.config.TrainJobConfig`), written out so that
 # building the parser does not import torch (`voxguard --help` stays fast);
@@ -92,7 +96,7 @@ def _model(args: argparse.Namespace):
     return model
 
 
-def job_config(args: argparse.Namespace, settings):  # noqa: ANN001, ANN201 - Settings -> TrainJobConfig (lazy imports)
+def job_config(args: argparse.Namespace, settings: Settings) -> TrainJobConfig:
     """The training job's configuration: the flags, and from the command's settings the Ray
     address (`--ray-address`, else VOXGUARD_RAY_ADDRESS) and the object store of an s3:// --storage-path."""
     from jobs.train.config import TrainJobConfig
@@ -111,7 +115,6 @@ def job_config(args: argparse.Namespace, settings):  # noqa: ANN001, ANN201 - Se
 
 def _run(args: argparse.Namespace) -> int:
     from jobs.train.trainer import train
-    from voxguard.settings import Settings
 
     result = train(job_config(args, Settings.from_env()))
     summary = {
