@@ -230,6 +230,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--frontend", choices=frontend_kinds(), default=None,
                         help="front-end of the design under test (default: the bundled model's)")
     parser.add_argument("--window-s", type=float, default=None, help="window length of the design under test")
+    parser.add_argument("--whisper-blocks", type=int, default=None,
+                        help="Whisper front-end: how many encoder blocks the design under test keeps")
+    parser.add_argument("--whisper-weights", default=None, help="Whisper front-end: which weights (e.g. base)")
+    parser.add_argument("--whisper-model-bin", default=None, help="Whisper front-end: their CTranslate2 model.bin")
     parser.add_argument("--drop-generator", action="append", default=[],
                         help="leave these generators' (regex) clips out of every fold's training")
     parser.add_argument("--model", type=Path, default=None,
@@ -246,6 +250,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         model = model.with_frontend(args.frontend)
     if args.window_s:
         model = model.replace(audio={"window_s": args.window_s, "hop_s": args.window_s / 2})
+    whisper = {name: value for name, value in (("whisper_blocks", args.whisper_blocks),
+                                                ("whisper_weights", args.whisper_weights),
+                                                ("whisper_model_bin", args.whisper_model_bin)) if value is not None}
+    if whisper:
+        model = model.replace(frontend=whisper)
     frame = pd.read_parquet(args.manifest)
     for pattern in args.drop_generator:
         frame = frame[~((frame["label"] == "spoof") & frame["generator"].astype(str).str.contains(pattern))]

@@ -35,9 +35,10 @@ C_GRID = (0.001, 0.01, 0.1, 1.0)
 Extractor = Callable[[np.ndarray], dict[str, np.ndarray]]
 
 
-def whisper_layer_stats(max_seconds: float) -> Extractor:
-    """Mean+std over time of every Whisper tiny.en encoder layer, for one 16 kHz waveform."""
-    log_mel, encoder = WhisperLogMel(), load_whisper_encoder(encoder_depth())
+def whisper_layer_stats(max_seconds: float, model_bin: Path | None = None, weights: str = "tiny.en") -> Extractor:
+    """Mean+std over time of every layer of a Whisper encoder (default: tiny.en), for one 16 kHz waveform."""
+    log_mel = WhisperLogMel()
+    encoder = load_whisper_encoder(encoder_depth(model_bin), model_bin, weights)
 
     def extract(waveform: np.ndarray) -> dict[str, np.ndarray]:
         x = torch.from_numpy(_fit_length(waveform, max_seconds))[None]

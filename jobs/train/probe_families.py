@@ -1,0 +1,163 @@
+"""Leave-family-out linear probe: which frozen Whisper layer carries evidence that transfers to unseen families?
+
+The CNN's leave-family-out protocol (`jobs.train.families`) costs ~30 min per design on 2 cores, so
+choosing a front-end layer by training CNNs is slow. A linear probe answers the narrower question
+cheaply: for each layer (log-mel, conv stem, each transformer block, all layers together) every clean
+clip becomes the mean and standard deviation of that layer over time, once; then for each fold a
+logistic regression is trained on the fold's training rows (exactly the rows `families.fold_frames`
+gives the CNN, clean copies only), its regularisation chosen on the fold's dev rows, and scored on the
+fold's held-out families and their pages' real recordings. The cross-corpus devset is scored by a probe
+trained on all training rows (reported, never used for a choice).
+
+A probe that transfers better than the trained CNN says the CNN overfits what it is given, not that the
+features lack the evidence.
+
+Usage: python -m jobs.train.probe_families --manifest var/corpus/manifest.parquet --out var/probe-families
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from jobs.train.families import default_folds, fold_frames
+from jobs.train.probe import C_GRID, _waveform, whisper_layer_stats
+from siamese.metrics import eer
+
+ALL_LAYERS = "all Whisper layers (concatenated)"
+
+
+def clean_clips(manifest: Path, devset: Path | None) -> pd.DataFrame:
+    """Every clean (not augmented) corpus clip, plus the devset (split 'devset')."""
+    frame = pd.read_parquet(manifest)
+    clean = frame[frame["augmentation"].fillna("") == ""].reset_index(drop=True)
+    if devset is not None and (devset / "manifest.csv").exists():
+        d = pd.read_csv(devset / "manifest.csv")
+        d = d.assign(path=[str(devset / p) for p in d.path], split="devset", generator=d.system,
+                     family="devset", augmentation="")
+        clean = pd.concat([clean, d[["path", "label", "split", "generator", "family", "augmentation"]]],
+                          ignore_index=True)
+    return clean
+
+
+def extract(table: pd.DataFrame, max_seconds: float, cache: Path, model_bin: Path | None = None,
+            weights: str = "tiny.en") -> dict[str, np.ndarray]:
+    """Per-layer feature matrices aligned with `table` (cached in `cache` as .npz, keyed by path list)."""
+    if cache.exists():
+        stored = np.load(cache, allow_pickle=False)
+        if list(stored["paths"]) == list(table["path"]):
+            return {name: stored[f"layer{i}"] for i, name in enumerate(json.loads(str(stored["names"])))}
+    extractor = whisper_layer_stats(max_seconds, model_bin, weights)
+    rows: dict[str, list[np.ndarray]] = {}
+    started = time.time()
+    for i, (path, split) in enumerate(zip(table["path"], table["split"], strict=True)):
+        for name, vector in extractor(_waveform(path, split)).items():
+            rows.setdefault(name, []).append(vector)
+        if i % 250 == 0:
+            print(f"[probe-families] {i}/{len(table)} clips, {time.time() - started:.0f} s", flush=True)
+    features = {name: np.stack(v) for name, v in rows.items()}
+    names = list(features)
+    np.savez(cache, paths=np.array(table["path"], dtype=str), names=json.dumps(names),
+             **{f"layer{i}": features[n] for i, n in enumerate(names)})
+    return features
+
+
+def fit_and_score(x: np.ndarray, bona: np.ndarray, train: np.ndarray, dev: np.ndarray,
+                  targets: dict[str, np.ndarray]) -> dict[str, float]:
+    """Logistic regression on `train`, C chosen by EER on `dev`; EER on each target mask."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(x[train])
+    z = scaler.transform(x)
+    best: tuple[float, float, np.ndarray] | None = None
+    for c in C_GRID:
+        model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced").fit(z[train], bona[train])
+        scores = model.decision_function(z)
+        dev_eer = eer(scores[dev], bona[dev])[0]
+        if best is None or dev_eer < best[0]:
+            best = (dev_eer, c, scores)
+    assert best is not None
+    dev_eer, c, scores = best
+    result = {"C": c, "dev": dev_eer}
+    for name, mask in targets.items():
+        if mask.any() and 0 < bona[mask].sum() < mask.sum():
+            result[name] = eer(scores[mask], bona[mask])[0]
+    return result
+
+
+def run(table: pd.DataFrame, features: dict[str, np.ndarray]) -> dict[str, dict[str, dict[str, float]]]:
+    """{layer: {fold or 'devset': result}}."""
+    corpus = table[table["split"] != "devset"]
+    bona_all = (table["label"] == "bonafide").to_numpy().astype(int)
+    index = pd.Series(np.arange(len(table)), index=table["path"])
+    results: dict[str, dict[str, dict[str, float]]] = {name: {} for name in features}
+    for fold in default_folds():
+        training, evaluation = fold_frames(corpus, fold)
+        train = np.zeros(len(table), bool)
+        dev = np.zeros(len(table), bool)
+        held = np.zeros(len(table), bool)
+        train[index[training.loc[training["split"] == "train", "path"]].to_numpy()] = True
+        dev[index[training.loc[training["split"] == "dev", "path"]].to_numpy()] = True
+        held[index[evaluation["path"]].to_numpy()] = True
+        for name, x in features.items():
+            results[name][fold.name] = fit_and_score(x, bona_all, train, dev, {"held-out": held})
+            print(f"[probe-families] {fold.name:16s} {name:38s} EER {100 * results[name][fold.name]['held-out']:.1f} %",
+                  flush=True)
+    split = table["split"].to_numpy()
+    for name, x in features.items():
+        r = fit_and_score(x, bona_all, split == "train", split == "dev", {"devset": split == "devset",
+                                                                           "test": split == "test"})
+        results[name]["all families"] = r
+    return results
+
+
+def markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
+    """One row per layer: each fold's held-out EER, their mean and worst, then test and devset."""
+    folds = [f.name for f in default_folds()]
+    lines = ["| frozen layer (mean+std, linear probe) | " + " | ".join(folds) + " | mean | worst | test | devset |",
+             "|---|" + "---|" * (len(folds) + 4)]
+    for name, per in results.items():
+        eers = [per[f]["held-out"] for f in folds if "held-out" in per.get(f, {})]
+        overall = per.get("all families", {})
+        cells = [f"{100 * per[f]['held-out']:.1f}" if "held-out" in per.get(f, {}) else "n/a" for f in folds]
+        cells += [f"{100 * np.mean(eers):.1f}", f"{100 * max(eers):.1f}"] if eers else ["n/a", "n/a"]
+        cells += [f"{100 * overall[k]:.1f}" if k in overall else "n/a" for k in ("test", "devset")]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: extract once (cached), probe every layer on every fold, print and write the table."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--manifest", type=Path, required=True)
+    p.add_argument("--devset", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared" / "devset")
+    p.add_argument("--max-seconds", type=float, default=8.0)
+    p.add_argument("--out", type=Path, default=Path("var/probe-families"))
+    p.add_argument("--whisper-weights", default="tiny.en", help="which Whisper weights the layers come from")
+    p.add_argument("--whisper-model-bin", type=Path, default=None,
+                   help="their CTranslate2 model.bin (default: the installed tiny.en)")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)  # one core: on a shared machine oversubscribed threads only spin
+    args.out.mkdir(parents=True, exist_ok=True)
+    table = clean_clips(args.manifest, args.devset if args.devset.exists() else None)
+    features = extract(table, args.max_seconds, args.out / "features.npz", args.whisper_model_bin,
+                       args.whisper_weights)
+    whisper_layers = [n for n in features if n.startswith("Whisper")]
+    features[ALL_LAYERS] = np.concatenate([features[n] for n in whisper_layers], axis=1)
+    results = run(table, features)
+    table_md = markdown(results)
+    (args.out / "probe-families.md").write_text(table_md)
+    (args.out / "probe-families.json").write_text(json.dumps(results, indent=1))
+    print(table_md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
