@@ -6,15 +6,20 @@ Steps, each recorded on the `RetrainRun` row:
    the bundled sample set with a warning); a `PreconditionError` is one line;
 1. champion = the registry's production model (the bundled model is registered
    as production the first time, so there is always something to roll back to);
-2. feedback = verified reviewer verdicts, decoded; a stable part is held back;
+2. feedback = verified reviewer verdicts, read in a short session and decoded after it
+   is closed (decoding holds no database lock); a stable part is held back;
 3. challenger = the champion fine-tuned (Ray Train) on the base data plus the
    feedback clips, weighted so that a few dozen clips matter; its last epoch's
    weights are kept (same `seed`, same feedback: same challenger); each epoch
    is reported (loss, dev EER, ETA) and heart-beats the run;
 4. gate (`feedback.gate`): not worse on the fixed gate set (the manifest's test
-   split), better on the held-back feedback;
-5. the challenger is registered as a candidate and, if the gate agrees, promoted
-   in one transaction. A crash before that leaves the champion serving.
+   split, at most `max_gate_clips`: the split the challenger's card is evaluated on,
+   so the challenger's scores of it are reused, not computed twice), better on the
+   held-back feedback;
+5. the challenger is registered as a candidate and, if the gate agrees, promoted,
+   in one transaction (`record_challenger`): a crash before or during it leaves the
+   champion serving and no half-recorded challenger.
+The champion package is read once on the driver and handed to the trainer.
 The outcome (or the failure) is also sent as a `retrain.finished` / `retrain.failed` alert.
 """
 
@@ -89,7 +94,7 @@ class RetrainConfig:
     num_workers: int = 1
     use_gpu: bool = False
     gate_tolerance: float = 0.01
-    # Cap on gate-set clips (None: the whole test split).
+    # Cap on gate-set clips (None: the whole test split), class-balanced; also caps the challenger card's test split.
     max_gate_clips: int | None = 400
     seed: int = 0
     # Batches per epoch (None: one pass over the training clips); small values make a quick trial run.
@@ -198,17 +203,19 @@ def _check_manifest(path: Path) -> None:
 def _retrain(config: RetrainConfig, settings: RetrainSettings, factory: Any, ready: Preflight,
              say: Callable[[str], None]) -> RetrainOutcome:
     from jobs.train.config import TrainJobConfig
+    from jobs.train.data import rows_to_clipset
     from jobs.train.trainer import train
 
     started = time.monotonic()
     champion_path, champion, manifest = ready.champion_path, ready.champion, ready.base.manifest
     s3 = settings.storage_options
     with session_scope(factory) as session:
-        feedback = load_feedback_clips(
-            session, champion.config.audio, s3, config.holdback_fraction, min_heldback=MIN_HELDBACK,
-            seed=config.seed,
-        )
+        verdicts = verified_feedback(session)
         runs.heartbeat(session, config.run_id)
+    # Decoded after the session is closed: no database lock is held while the clips are read.
+    feedback = load_feedback_clips(
+        verdicts, champion.config.audio, s3, config.holdback_fraction, min_heldback=MIN_HELDBACK, seed=config.seed,
+    )
     for skipped in feedback.skipped:
         say(f"feedback clip skipped: {skipped}")
     if len(feedback.heldback) < MIN_HELDBACK or not len(feedback.train):
@@ -230,6 +237,7 @@ def _retrain(config: RetrainConfig, settings: RetrainSettings, factory: Any, rea
             extra_weight=config.feedback_weight,
             epochs=config.epochs,
             batches_per_epoch=config.batches_per_epoch,
+            max_test_clips=config.max_gate_clips,  # the card's test split is the gate set
             # The last epoch's weights, all epochs run: the corpus dev split knows nothing of the
             # feedback, so picking (or stopping at) its best epoch often kept the first, warm-up
             # epoch and dropped what the feedback taught. The gate below is the model selection.
@@ -247,36 +255,25 @@ def _retrain(config: RetrainConfig, settings: RetrainSettings, factory: Any, rea
             storage_options=s3,
             verbose=False,
             progress=progress,
-        )
+        ),
+        init=champion,  # read once, in preflight
     )
     challenger_path = out_dir / f"{result.version}.vxpkg"
     Path(result.package_path).replace(challenger_path)
-    challenger = ModelPackage.load(challenger_path)
+    challenger = result.package if result.package is not None else ModelPackage.load(challenger_path)
     _heartbeat(factory, config.run_id)
 
-    say("gate: scoring champion and challenger on the gate set and the held-back feedback")
-    gate_set = _gate_set(Path(manifest), champion, config, cache_dir)
+    say("gate: scoring the champion on the gate set, both models on the held-back feedback")
+    gate_set = rows_to_clipset(result.test_rows)  # the rows the challenger's test card was computed on
     decision = gate.decide(
         _evidence(champion, gate_set, feedback.heldback),
-        _evidence(challenger, gate_set, feedback.heldback),
+        _evidence(challenger, gate_set, feedback.heldback, gate_scores=result.test_scores),
         tolerance=config.gate_tolerance,
         min_heldback=MIN_HELDBACK,
     )
     log.info("gate: %s", decision.reason)
-    with session_scope(factory) as session:
-        registry.register_candidate(
-            session,
-            challenger.version,
-            str(challenger_path),
-            threshold=challenger.operating_point.threshold,
-            metrics={**challenger.metrics,
-                     "operating_point": decision_rule(challenger.calibration, challenger.operating_point)},
-            parent=champion.version,
-            actor=f"retrain-run:{config.run_id}",
-        )
-    if decision.promote:
-        with session_scope(factory) as session:
-            registry.promote(session, challenger.version, actor=f"retrain-run:{config.run_id}")
+    record_challenger(factory, challenger, challenger_path, champion.version, decision.promote,
+                      actor=f"retrain-run:{config.run_id}")
     return RetrainOutcome(
         run_id=config.run_id,
         champion=champion.version,
@@ -287,6 +284,28 @@ def _retrain(config: RetrainConfig, settings: RetrainSettings, factory: Any, rea
         n_feedback_train=len(feedback.train),
         wall_s=time.monotonic() - started,
     )
+
+
+def record_challenger(factory: Any, challenger: ModelPackage, path: Path, champion_version: str, promote: bool,
+                      actor: str, on_step: Callable[[str], None] | None = None) -> None:
+    """Register the challenger as a candidate and, if `promote`, make it production: one transaction.
+
+    Either both are committed or neither: a failure while promoting (`on_step` is the registry's hook,
+    where a test injects one) rolls the registration back too, and the champion keeps serving.
+    """
+    with session_scope(factory) as session:
+        registry.register_candidate(
+            session,
+            challenger.version,
+            str(path),
+            threshold=challenger.operating_point.threshold,
+            metrics={**challenger.metrics,
+                     "operating_point": decision_rule(challenger.calibration, challenger.operating_point)},
+            parent=champion_version,
+            actor=actor,
+        )
+        if promote:
+            registry.promote(session, challenger.version, actor=actor, on_step=on_step)
 
 
 def _heartbeat(factory: Any, run_id: int) -> None:
@@ -314,23 +333,13 @@ def _champion(settings: RetrainSettings, factory: Any) -> tuple[Path, ModelPacka
     return path, ModelPackage.load(path)
 
 
-def _gate_set(manifest: Path, champion: ModelPackage, config: RetrainConfig, cache_dir: Path) -> ClipSet:
-    """The fixed gate set: the manifest's test split (never trained on), decoded once."""
-    from jobs.train.data import decode_to_cache, eval_rows, rows_to_clipset
-    from jobs.train.manifest import load_manifest
-
-    frame = load_manifest(manifest)
-    rows = eval_rows(frame, "test")
-    if config.max_gate_clips is not None and len(rows) > config.max_gate_clips:
-        rows = rows.sample(n=config.max_gate_clips, random_state=config.seed)
-    rows, _ = decode_to_cache(rows.reset_index(drop=True), cache_dir, champion.config.audio)
-    return rows_to_clipset(rows)
-
-
-def _evidence(package: ModelPackage, gate_set: ClipSet, heldback: ClipSet) -> gate.ModelEvidence:
+def _evidence(package: ModelPackage, gate_set: ClipSet, heldback: ClipSet,
+              gate_scores: np.ndarray | None = None) -> gate.ModelEvidence:
+    """The package's scores of the gate set (`gate_scores` when already computed) and of the held-back clips."""
     network = package.build_network()
     device = torch.device("cpu")
-    gate_scores = clip_scores(network, gate_set, device)
+    if gate_scores is None or len(gate_scores) != len(gate_set):
+        gate_scores = clip_scores(network, gate_set, device)
     held_scores = clip_scores(network, heldback, device) if len(heldback) else np.zeros(0)
     return gate.ModelEvidence(
         gate_scores=gate_scores,
