@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from jobs.score.storage import read_bytes, s3_client, split_s3
 from voxguard.roots import resolve_within
-from voxguard.storage import StorageOptions
+from voxguard.storage import StorageOptions, read_bytes
+from voxguard.storage.s3 import s3_client, split_s3
 
 # The review page never needs more than this; longer clips are shown truncated.
 DISPLAY_MAX_S = 600.0

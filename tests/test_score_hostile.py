@@ -15,7 +15,7 @@ import pytest
 
 from jobs.score.pipeline import run_scoring
 from jobs.score.sources import iter_objects
-from jobs.score.storage import NotRegularFile, S3Options, read_bytes
+from voxguard.storage import NotRegularFile, StorageOptions, read_bytes
 from tests.fixtures_score import ray_local, real_like, score_model, write_clip  # noqa: F401
 from voxguard.settings import Settings
 
@@ -69,7 +69,7 @@ def test_listing_turns_every_bad_entry_into_a_row_under_its_own_name(hostile):
 def test_a_fifo_is_refused_without_being_opened(hostile):
     src, _, _ = hostile
     with pytest.raises(NotRegularFile, match="fifo"):
-        read_bytes(str(src / "y.wav"), S3Options())  # would block forever if it were opened
+        read_bytes(str(src / "y.wav"), StorageOptions())  # would block forever if it were opened
     (obj,) = iter_objects(str(src / "y.wav"))  # a FIFO given as the source itself
     assert obj.error.startswith("not_regular_file")
 

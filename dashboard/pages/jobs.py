@@ -15,8 +15,9 @@ from feedback.audit import audit
 from feedback.queue.bulk import DEFAULT_MIN_CONFIDENCE, bulk_confirm_spoofs, confident_spoofs
 from feedback.queue.jobs import job_score_labels, job_score_medians, job_scores, list_jobs
 from feedback.registry import list_versions, production
-from jobs.score.storage import filesystem, list_parts, read_parts
 from voxguard.roots import AccessDenied
+from voxguard.storage import filesystem
+from voxguard.storage.parts import list_parts, read_parts
 
 RESULT_COLUMNS = ["uri", "label", "score", "prob_bonafide", "confidence", "flagged", "duration_s", "error"]
 PAGE_ROWS = 100

@@ -36,7 +36,9 @@ from jobs.score.progress import Progress
 from jobs.score.resume import DoneIndex, drop_transient_errors, load_done
 from jobs.score.sources import iter_objects
 from jobs.score.stages import ClipScorer, PieceScorer, decode_batch
-from jobs.score.storage import S3Options, check_writable, filesystem, list_parts, write_part
+from voxguard.storage import StorageOptions as S3Options
+from voxguard.storage import filesystem
+from voxguard.storage.parts import check_writable, list_parts, write_part
 from jobs.score.summary import JobStats
 from siamese.engines import ENGINES, onnx_artefact
 from siamese.package import ModelPackage

@@ -26,7 +26,8 @@ from siamese.config import AudioConfig
 from siamese.errors import AudioError, TooLarge
 from siamese.windowing import pad_window, plan_pieces
 
-from jobs.score.storage import NotRegularFile, ObjectTooLarge, S3Options, read_object
+from voxguard.storage import NotRegularFile, ObjectTooLarge, read_object
+from voxguard.storage import StorageOptions as S3Options
 from jobs.score.timeouts import DecodeTimeout, call_with_timeout
 
 # Columns of the rows between the stages (one row per piece of a clip).
