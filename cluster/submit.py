@@ -1,15 +1,21 @@
-"""Submitting voxguard jobs to a Ray cluster through the Jobs API.
+"""Launching voxguard jobs: to a Ray cluster through the Jobs API, or as a local process.
 
 A job is `python -m voxguard <kind> ARGS...` run by the cluster on its head node,
 with this checkout as working_dir (see `cluster.runtime_env`). The driver then
 calls `cluster.local.init_ray()`, which joins the cluster through the
 `RAY_ADDRESS` Ray sets for it, so score/train/retrain need no cluster-specific code.
+
+The one launcher for the CLI (`voxguard submit`), the dashboard's Jobs page and the
+retraining scheduler: `submit` when a cluster is configured (`jobs_url_for_ray_address`
+is the one rule from a Ray address to its Jobs API), `start_local` otherwise.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -78,11 +84,40 @@ def client(address: str | None = None):  # type: ignore[no-untyped-def]
         ) from error
 
 
-def job_entrypoint(kind: str, args: Sequence[str]) -> str:
-    """The shell command a `kind` job runs on the cluster."""
+def job_command(kind: str, args: Sequence[str], python: str = "python") -> list[str]:
+    """`python -m voxguard <kind> ARGS...` as an argument list (`kind`: one of `KINDS`)."""
     if kind not in KINDS:
         raise ValueError(f"unknown job kind {kind!r}; expected one of {', '.join(KINDS)}")
-    return shlex.join(["python", "-m", "voxguard", kind, *args])
+    return [python, "-m", "voxguard", kind, *args]
+
+
+def job_entrypoint(kind: str, args: Sequence[str]) -> str:
+    """The shell command a `kind` job runs on the cluster."""
+    return shlex.join(job_command(kind, args))
+
+
+def start_local(
+    kind: str,
+    args: Sequence[str],
+    env_vars: Mapping[str, str] | None = None,
+    *,
+    log_path: str | Path | None = None,
+    detach: bool = True,
+) -> subprocess.Popen[bytes]:
+    """Start a `kind` job as a child process of this one, with this interpreter: the local `submit`.
+
+    `env_vars` are added to this process's environment (the database URL, source roots).
+    `log_path`: append stdout and stderr there (the dashboard shows its tail); None keeps the
+    caller's. `detach` gives the job its own session, so it outlives the caller and is not
+    stopped by its Ctrl-C; a caller that waits for the job (`scheduler --once`) passes False.
+    """
+    command = job_command(kind, args, python=sys.executable)
+    env = {**os.environ, **dict(env_vars or {})}
+    if log_path is None:
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=detach, env=env)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=detach, env=env)
 
 
 def submit_entrypoint(

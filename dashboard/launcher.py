@@ -19,8 +19,6 @@ import datetime as dt
 import json
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -61,10 +59,18 @@ def launches_dir(data_dir: Path) -> Path:
     return Path(data_dir) / "dashboard-jobs"
 
 
-def cluster_address(ray_address: str) -> str | None:
-    """The Ray Jobs API address to submit to, if one is configured (else jobs run locally)."""
-    if ray_address.startswith(("http://", "https://")):
-        return ray_address
+def cluster_address(ray_address: str, data_dir: str | Path | None = None) -> str | None:
+    """The Ray Jobs API address to submit to, if a cluster is configured (else jobs run locally).
+
+    The same rule as `voxguard submit` and the scheduler (`cluster.submit.jobs_url_for_ray_address`):
+    an http(s) URL is the Jobs API, a GCS `host:port` or `ray://host:port` that host's dashboard
+    (the port `voxguard cluster up` recorded under `data_dir`, else 8265). Without a Ray address,
+    Ray's own `RAY_API_SERVER_ADDRESS`, if set.
+    """
+    if ray_address:
+        from cluster.submit import jobs_url_for_ray_address
+
+        return jobs_url_for_ray_address(ray_address, data_dir)
     return os.environ.get("RAY_API_SERVER_ADDRESS") or None
 
 
@@ -101,21 +107,19 @@ def launch_scoring(
         raise FileExistsError(f"a job {job_id!r} was already launched")
     args = score_args(source, dest, model, job_id)
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    if address:
-        from cluster import submit
+    from cluster import submit
 
-        command = ["python", "-m", "voxguard", "score", *args]
+    if address:
+        command = submit.job_command("score", args)
         sid = submit.submit("score", args, address, submission_id=f"score-{job_id}",
                             runtime_env={"env_vars": job_env})
         launch = Launch(job_id, source, dest, model, actor, now, command, "cluster", submission_id=sid,
                         address=address, source_roots=job_env["VOXGUARD_SOURCE_ROOTS"])
     else:
-        command = [sys.executable, "-m", "voxguard", "score", *args]
         log_path = folder / f"{job_id}.log"
-        with open(log_path, "ab") as log:
-            # Own session: the job survives a dashboard restart and is not killed by its Ctrl-C.
-            proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True, env={**os.environ, **job_env})
+        # Detached: the job survives a dashboard restart and is not killed by its Ctrl-C.
+        proc = submit.start_local("score", args, job_env, log_path=log_path, detach=True)
+        command = list(proc.args)  # type: ignore[arg-type] # the argument list it was started with
         launch = Launch(job_id, source, dest, model, actor, now, command, "local", pid=proc.pid,
                         log_path=str(log_path), source_roots=job_env["VOXGUARD_SOURCE_ROOTS"])
     _save(folder, launch)

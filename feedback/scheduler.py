@@ -13,8 +13,6 @@ import datetime as dt
 import logging
 import os
 import socket
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -113,9 +111,10 @@ def subprocess_launcher(url: str, retrain_args: Sequence[str] = (), wait: bool =
     """
 
     def launch(run: RetrainRun) -> None:
-        env = dict(os.environ, VOXGUARD_DB_URL=url)
-        process = subprocess.Popen([sys.executable, "-m", "voxguard", "retrain", "--run-id", str(run.id),
-                                    *retrain_args], env=env, start_new_session=not wait, stdin=subprocess.DEVNULL)
+        from cluster.submit import start_local  # the one local launcher (the dashboard's too)
+
+        process = start_local("retrain", ["--run-id", str(run.id), *retrain_args], {"VOXGUARD_DB_URL": url},
+                              detach=not wait)
         if wait:
             process.wait()
 

@@ -50,7 +50,7 @@ with db() as session:
 models = {f"{v.version} ({v.status})": v.artefact_uri for v in versions}
 models.setdefault(f"default package ({cfg.model_path.name})", str(cfg.model_path))
 default_model = next((k for k in models if prod and k.startswith(prod.version + " ")), next(iter(models)))
-address = launcher.cluster_address(cfg.ray_address)
+address = launcher.cluster_address(cfg.ray_address, cfg.data_dir)
 
 if not user.can_run_jobs:
     st.caption("Only operators and admins can submit scoring jobs.")
@@ -69,7 +69,7 @@ else:
             model_key = st.selectbox("Model", list(models), index=list(models).index(default_model), key="jobs_model")
             st.caption(f"Runs on the Ray cluster at {address}" if address else
                        "Runs as a background process on the dashboard's machine (set VOXGUARD_RAY_ADDRESS "
-                       "to an http:// Ray dashboard URL to submit to a cluster).")
+                       "to the cluster's address to submit to it, as `voxguard submit` does).")
             go = st.form_submit_button("Submit", type="primary")
         if go:
             try:
