@@ -19,7 +19,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from voxguard.errors import ClusterError
+from voxguard.errors import ClusterError, InputError
 
 KINDS: tuple[str, ...] = ("score", "train", "retrain")
 DEFAULT_DASHBOARD = "http://127.0.0.1:8265"
@@ -87,7 +87,7 @@ def client(address: str | None = None):  # type: ignore[no-untyped-def]
 def job_command(kind: str, args: Sequence[str], python: str = "python") -> list[str]:
     """`python -m voxguard <kind> ARGS...` as an argument list (`kind`: one of `KINDS`)."""
     if kind not in KINDS:
-        raise ValueError(f"unknown job kind {kind!r}; expected one of {', '.join(KINDS)}")
+        raise InputError(f"unknown job kind {kind!r}; expected one of {', '.join(KINDS)}")
     return [python, "-m", "voxguard", kind, *args]
 
 

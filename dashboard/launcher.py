@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from voxguard.errors import AlreadyExists, InputError
 from voxguard.roots import AccessDenied, resolve_within
 
 if TYPE_CHECKING:
@@ -93,9 +94,9 @@ def launch_scoring(
     when `actor` may not run jobs or a path is outside them.
     """
     if not _JOB_ID.match(job_id):
-        raise ValueError("job id: letters, digits, '.', '_' and '-' only (it names files)")
+        raise InputError("job id: letters, digits, '.', '_' and '-' only (it names files)")
     if not source.strip() or not dest.strip() or not model.strip():
-        raise ValueError("source, destination and model are all required")
+        raise InputError("source, destination and model are all required")
     _check_operator(sessions, actor)
     source_roots = list(source_roots)
     source = resolve_within(source, source_roots, "source")
@@ -104,7 +105,7 @@ def launch_scoring(
     folder = launches_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / f"{job_id}.json").exists():
-        raise FileExistsError(f"a job {job_id!r} was already launched")
+        raise AlreadyExists(f"a job {job_id!r} was already launched (choose another job id)")
     args = score_args(source, dest, model, job_id)
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     from cluster import submit

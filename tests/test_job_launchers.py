@@ -11,6 +11,7 @@ import pytest
 
 from cluster.submit import jobs_url_for_ray_address, start_local
 from dashboard.launcher import cluster_address
+from voxguard.errors import InputError
 
 
 @pytest.mark.parametrize("address", ["10.0.0.5:6379", "ray://10.0.0.5:10001", "http://head:8265", "https://head/"])
@@ -49,5 +50,5 @@ def test_start_local_detaches_only_when_asked(tmp_path: Path) -> None:
 
 
 def test_start_local_refuses_an_unknown_kind() -> None:
-    with pytest.raises(ValueError, match="unknown job kind"):
+    with pytest.raises(InputError, match="unknown job kind"):  # one line in the CLI, shown as-is by the dashboard
         start_local("rm", ["-rf", "/"])

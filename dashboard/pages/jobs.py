@@ -15,6 +15,7 @@ from feedback.audit import audit
 from feedback.queue.bulk import DEFAULT_MIN_CONFIDENCE, bulk_confirm_spoofs, confident_spoofs
 from feedback.queue.jobs import job_score_labels, job_score_medians, job_scores, list_jobs
 from feedback.registry import list_versions, production
+from voxguard.errors import VoxguardError
 from voxguard.roots import AccessDenied
 from voxguard.storage import filesystem
 from voxguard.storage.parts import list_parts, read_parts
@@ -77,7 +78,7 @@ else:
                     source.strip(), dest.strip() or str(cfg.data_dir / "results" / job_id.strip()), models[model_key],
                     job_id.strip(), db_url=db_url(), sessions=sessions(), data_dir=cfg.data_dir, actor=user.username,
                     address=address, source_roots=cfg.allowed_source_roots(), output_roots=cfg.allowed_output_roots())
-            except (ValueError, FileExistsError, AccessDenied) as exc:
+            except (VoxguardError, AccessDenied) as exc:  # the user's mistake: say it, in their words
                 st.error(md(exc))
             except Exception as exc:  # cluster refused, binary missing...: show it, keep the page alive
                 st.error(f"Could not start the job: {type(exc).__name__}: {md(exc)}")
