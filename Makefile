@@ -60,11 +60,11 @@ BATCHES ?= 150
 ## Leave-family-out protocol: four folds, each trained without whole synthesis families.
 FOLD_SEEDS ?= 0
 eval-families: $(STAMP)
-	$(PY) -m jobs.train.families --manifest var/corpus/manifest.parquet --out var/eval-families --seeds $(FOLD_SEEDS)
+	$(PY) -m jobs.evaluate.families --manifest var/corpus/manifest.parquet --out var/eval-families --seeds $(FOLD_SEEDS)
 
 ## Partially edited clips: does the worst segment of an edit score below its original's?
 eval-partial: $(STAMP)
-	$(PY) -m jobs.train.partial --pairs ../shared/harvest/partial.csv --audio-root $(HARVEST_AUDIO) \
+	$(PY) -m jobs.evaluate.partial --pairs ../shared/harvest/partial.csv --audio-root $(HARVEST_AUDIO) \
 		--model models/voxguard-default.vxpkg --out var/eval-partial.md
 
 ## One short run per design choice, scored on the cross-corpus devset and the test split.
@@ -72,13 +72,13 @@ eval-partial: $(STAMP)
 SEEDS ?= 0
 ONLY  ?=
 ablation: $(STAMP)
-	$(PY) -m jobs.train.ablation --manifest var/corpus/manifest.parquet --out var/ablation \
+	$(PY) -m jobs.evaluate.ablation --manifest var/corpus/manifest.parquet --out var/ablation \
 		--epochs 3 --batches-per-epoch 40 --num-workers 1 --cpus-per-worker 2 --max-eval-clips 300 \
 		--seeds $(SEEDS) $(if $(ONLY),--only $(ONLY))
 
 ## Linear probe of every frozen Whisper layer (and resemblyzer when installed): the ceiling of the front-end.
 probe: $(STAMP)
-	$(PY) -m jobs.train.probe --manifest var/corpus/manifest.parquet --out var/probe/probe.md \
+	$(PY) -m jobs.evaluate.probe --manifest var/corpus/manifest.parquet --out var/probe/probe.md \
 		$$($(PY) -c 'import resemblyzer' 2>/dev/null && echo --resemblyzer)
 
 clean-venv:

@@ -3,8 +3,9 @@
 It is a real cluster (GCS, raylet, dashboard with the Jobs API) bound to
 127.0.0.1, so the submit/jobs path can be tried without a cloud. We start
 `ray start --head --block` ourselves and remember its pid under
-`data_dir/cluster/state.json`; `down` signals that process only. We never call
-`ray stop`, which would kill every Ray on the machine, including other users'.
+`data_dir/cluster/state.json` (the command passes its settings' data dir); `down`
+signals that process only. We never call `ray stop`, which would kill every Ray
+on the machine, including other users'.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-from voxguard.settings import Settings
 
 DEFAULT_DASHBOARD_PORT = 8265
 STATE_FILE = "state.json"
@@ -43,10 +42,9 @@ class HeadState:
     started_at: float
 
 
-def cluster_dir(settings: Settings | None = None) -> Path:
-    """Folder holding the local head's state file and log."""
-    settings = settings or Settings.from_env()
-    return Path(settings.data_dir) / "cluster"
+def cluster_dir(data_dir: str | Path) -> Path:
+    """Folder holding the local head's state file and log, under the command's data dir."""
+    return Path(data_dir) / "cluster"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -87,9 +85,9 @@ def _ray_executable() -> str:
     return str(candidate) if candidate.exists() else (shutil.which("ray") or "ray")
 
 
-def read_state(settings: Settings | None = None) -> HeadState | None:
-    """The recorded local head, or None when there is none."""
-    path = cluster_dir(settings) / STATE_FILE
+def read_state(data_dir: str | Path) -> HeadState | None:
+    """The local head recorded under `data_dir`, or None when there is none."""
+    path = cluster_dir(data_dir) / STATE_FILE
     if not path.exists():
         return None
     return HeadState(**json.loads(path.read_text()))
@@ -112,7 +110,7 @@ def _get(url: str, timeout_s: float):  # type: ignore[no-untyped-def]
 
 
 def start_head(
-    settings: Settings | None = None,
+    data_dir: str | Path,
     *,
     num_cpus: int | None = None,
     num_gpus: int | None = None,
@@ -124,21 +122,22 @@ def start_head(
     """Start a local Ray head on 127.0.0.1 and wait until its Jobs API answers.
 
     `port` (GCS) None picks a free port; `dashboard_port` None or 0 picks a free
-    one too (tests do this so parallel heads never clash). Raises RuntimeError if
-    a head recorded in this data_dir is still running or the start fails.
+    one too (tests do this so parallel heads never clash). The head is recorded under
+    `data_dir` (`cluster_dir`). Raises RuntimeError if a head recorded there is still
+    running or the start fails.
     """
     from cluster.auth import ensure_token, head_auth_env
     from cluster.local import object_store_bytes, shm_free, total_ram
 
-    folder = cluster_dir(settings)
+    folder = cluster_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    existing = read_state(settings)
+    existing = read_state(data_dir)
     if existing is not None:
         if _pid_alive(existing.pid):
             raise RuntimeError(
                 f"a local head is already running (pid {existing.pid}, {existing.dashboard_url})"
             )
-        _forget(settings, existing)
+        _forget(data_dir, existing)
 
     dashboard_port = dashboard_port or free_port()
     if _port_in_use(dashboard_port):
@@ -208,22 +207,22 @@ def start_head(
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            _forget(settings, state)
+            _forget(data_dir, state)
             raise RuntimeError(
                 f"ray start exited with {proc.returncode}; {log_file}:\n{_tail(log_file)}"
             )
         if dashboard_ready(state.dashboard_url):
             return state
         time.sleep(0.5)
-    stop_head(settings)
+    stop_head(data_dir)
     raise RuntimeError(
         f"local head did not answer within {timeout_s:.0f}s; {log_file}:\n{_tail(log_file)}"
     )
 
 
-def stop_head(settings: Settings | None = None, timeout_s: float = 30.0) -> bool:
-    """Stop the recorded local head; False when none was running."""
-    state = read_state(settings)
+def stop_head(data_dir: str | Path, timeout_s: float = 30.0) -> bool:
+    """Stop the local head recorded under `data_dir`; False when none was running."""
+    state = read_state(data_dir)
     if state is None:
         return False
     was_alive = _pid_alive(state.pid)
@@ -243,7 +242,7 @@ def stop_head(settings: Settings | None = None, timeout_s: float = 30.0) -> bool
     while _group_exists(state.pid) and time.monotonic() < deadline:
         _reap(state.pid)
         time.sleep(0.2)
-    _forget(settings, state)
+    _forget(data_dir, state)
     return was_alive
 
 
@@ -255,9 +254,9 @@ def _group_exists(pgid: int) -> bool:
     return True
 
 
-def head_status(settings: Settings | None = None) -> dict[str, object]:
-    """State of the local head: recorded addresses, liveness, and cluster totals."""
-    state = read_state(settings)
+def head_status(data_dir: str | Path) -> dict[str, object]:
+    """State of the local head recorded under `data_dir`: addresses, liveness, and cluster totals."""
+    state = read_state(data_dir)
     if state is None:
         return {"running": False}
     alive = _pid_alive(state.pid)
@@ -312,6 +311,6 @@ def _reap(pid: int) -> None:
         pass
 
 
-def _forget(settings: Settings | None, state: HeadState) -> None:
-    (cluster_dir(settings) / STATE_FILE).unlink(missing_ok=True)
+def _forget(data_dir: str | Path, state: HeadState) -> None:
+    (cluster_dir(data_dir) / STATE_FILE).unlink(missing_ok=True)
     shutil.rmtree(state.temp_dir, ignore_errors=True)

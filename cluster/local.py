@@ -4,9 +4,9 @@
 address it starts a private local Ray sized for a laptop: a bounded object store
 (a quarter of RAM, capped), no dashboard, warnings-only logs, workers at the
 driver's priority (Ray's default renices them by +15). With an address
-(argument, `VOXGUARD_RAY_ADDRESS`, or Ray's own `RAY_ADDRESS`, which Ray sets for
-a job's driver on a cluster) it connects instead, so the same code runs inside a
-submitted job unchanged.
+(argument, the command's settings, i.e. `VOXGUARD_RAY_ADDRESS` read once by the
+CLI, or Ray's own `RAY_ADDRESS`, which Ray sets for a job's driver on a cluster) it
+connects instead, so the same code runs inside a submitted job unchanged.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import logging
 import os
 import shutil
 from dataclasses import dataclass
+from typing import Protocol
 
 from voxguard.errors import ConfigError
-from voxguard.settings import Settings
 
 GIB = 1024**3
 # Ray's own floor for the plasma store; below it Ray refuses to start.
@@ -26,6 +26,17 @@ MIN_OBJECT_STORE_BYTES = 80 * 1024**2
 # stores only delay spilling and steal page cache from decoding.
 DEFAULT_OBJECT_STORE_CAP = 8 * GIB
 OBJECT_STORE_RAM_FRACTION = 0.25
+
+
+class RaySettings(Protocol):
+    """What Ray start-up reads from the command's settings (`voxguard.settings.Settings` fits).
+
+    A protocol rather than the Settings class: this library never reads the environment's
+    `VOXGUARD_*` itself; the command that read it passes it down.
+    """
+
+    @property
+    def ray_address(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -70,16 +81,16 @@ def shm_free() -> int | None:
         return None
 
 
-def resolve_address(address: str | None = None, settings: Settings | None = None) -> str:
+def resolve_address(address: str | None = None, settings: RaySettings | None = None) -> str:
     """The Ray address to connect to, or "" for an embedded local Ray.
 
-    Order: explicit argument, `VOXGUARD_RAY_ADDRESS` (settings), then `RAY_ADDRESS`.
+    Order: explicit argument, the command's `settings.ray_address` (`VOXGUARD_RAY_ADDRESS`),
+    then `RAY_ADDRESS` (Ray's own variable, set by Ray for a submitted job's driver).
     "local" forces an embedded Ray even when an environment variable is set.
     """
     if address:
         return "" if address == "local" else address
-    settings = settings or Settings.from_env()
-    if settings.ray_address:
+    if settings is not None and settings.ray_address:
         return "" if settings.ray_address == "local" else settings.ray_address
     env = os.environ.get("RAY_ADDRESS", "")
     return "" if env == "local" else env
@@ -93,9 +104,11 @@ def init_ray(
     num_gpus: int | None = None,
     include_dashboard: bool = False,
     log_to_driver: bool = True,
-    settings: Settings | None = None,
+    settings: RaySettings | None = None,
 ) -> RayHandle:
     """Connect to Ray, starting an embedded local instance when no address is set.
+
+    `settings`: the command's settings, for their `ray_address` (see `resolve_address`).
 
     Idempotent: when Ray is already initialised in this process it is reused as is
     (the arguments are then ignored), so library code can call it freely.

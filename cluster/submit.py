@@ -1,35 +1,43 @@
-"""Submitting voxguard jobs to a Ray cluster through the Jobs API.
+"""Launching voxguard jobs: to a Ray cluster through the Jobs API, or as a local process.
 
 A job is `python -m voxguard <kind> ARGS...` run by the cluster on its head node,
 with this checkout as working_dir (see `cluster.runtime_env`). The driver then
 calls `cluster.local.init_ray()`, which joins the cluster through the
 `RAY_ADDRESS` Ray sets for it, so score/train/retrain need no cluster-specific code.
+
+The one launcher for the CLI (`voxguard submit`), the dashboard's Jobs page and the
+retraining scheduler: `submit` when a cluster is configured (`jobs_url_for_ray_address`
+is the one rule from a Ray address to its Jobs API), `start_local` otherwise.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
-from voxguard.errors import ClusterError
+from voxguard.errors import ClusterError, InputError
 
 KINDS: tuple[str, ...] = ("score", "train", "retrain")
 DEFAULT_DASHBOARD = "http://127.0.0.1:8265"
 
 
-def resolve_dashboard_address(address: str | None = None) -> str:
+def resolve_dashboard_address(address: str | None = None, data_dir: str | Path | None = None) -> str:
     """The Jobs API URL to talk to.
 
     Order: explicit address, `RAY_API_SERVER_ADDRESS` (Ray's own variable for the
-    jobs CLI), the head started by `voxguard cluster up`, `RAY_ADDRESS` when it is
-    an http(s) URL, then http://127.0.0.1:8265. A bare host:port gets http://.
+    jobs CLI), the head `voxguard cluster up` recorded under `data_dir` (the command's
+    settings; not looked for without it), `RAY_ADDRESS` when it is an http(s) URL,
+    then http://127.0.0.1:8265. A bare host:port gets http://.
     """
     candidate = address or os.environ.get("RAY_API_SERVER_ADDRESS", "")
-    if not candidate:
+    if not candidate and data_dir is not None:
         from cluster.head import _pid_alive, read_state
 
-        state = read_state()
+        state = read_state(data_dir)
         if state is not None and _pid_alive(state.pid):
             candidate = state.dashboard_url
     if not candidate:
@@ -40,20 +48,20 @@ def resolve_dashboard_address(address: str | None = None) -> str:
     return candidate.rstrip("/")
 
 
-def jobs_url_for_ray_address(ray_address: str) -> str:
+def jobs_url_for_ray_address(ray_address: str, data_dir: str | Path | None = None) -> str:
     """The Jobs API URL of the cluster a Ray address (`VOXGUARD_RAY_ADDRESS`) names.
 
     The one place that maps the forms users set: an http(s) URL is the Jobs API
     itself; `ray://host:port` or a GCS `host:port` means that host's dashboard on
-    8265, except for the head `voxguard cluster up` started here, whose dashboard
-    may sit on another port (read from its state file).
+    8265, except for the head `voxguard cluster up` recorded under `data_dir` (the
+    command's settings), whose dashboard may sit on another port (read from its state file).
     """
     if ray_address.startswith(("http://", "https://")):
         return ray_address.rstrip("/")
     bare = ray_address.removeprefix("ray://")
     from cluster.head import _pid_alive, read_state
 
-    state = read_state()
+    state = read_state(data_dir) if data_dir is not None else None
     if state is not None and state.gcs_address == bare and _pid_alive(state.pid):
         return state.dashboard_url
     return f"http://{bare.split(':')[0]}:8265"
@@ -76,11 +84,40 @@ def client(address: str | None = None):  # type: ignore[no-untyped-def]
         ) from error
 
 
+def job_command(kind: str, args: Sequence[str], python: str = "python") -> list[str]:
+    """`python -m voxguard <kind> ARGS...` as an argument list (`kind`: one of `KINDS`)."""
+    if kind not in KINDS:
+        raise InputError(f"unknown job kind {kind!r}; expected one of {', '.join(KINDS)}")
+    return [python, "-m", "voxguard", kind, *args]
+
+
 def job_entrypoint(kind: str, args: Sequence[str]) -> str:
     """The shell command a `kind` job runs on the cluster."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown job kind {kind!r}; expected one of {', '.join(KINDS)}")
-    return shlex.join(["python", "-m", "voxguard", kind, *args])
+    return shlex.join(job_command(kind, args))
+
+
+def start_local(
+    kind: str,
+    args: Sequence[str],
+    env_vars: Mapping[str, str] | None = None,
+    *,
+    log_path: str | Path | None = None,
+    detach: bool = True,
+) -> subprocess.Popen[bytes]:
+    """Start a `kind` job as a child process of this one, with this interpreter: the local `submit`.
+
+    `env_vars` are added to this process's environment (the database URL, source roots).
+    `log_path`: append stdout and stderr there (the dashboard shows its tail); None keeps the
+    caller's. `detach` gives the job its own session, so it outlives the caller and is not
+    stopped by its Ctrl-C; a caller that waits for the job (`scheduler --once`) passes False.
+    """
+    command = job_command(kind, args, python=sys.executable)
+    env = {**os.environ, **dict(env_vars or {})}
+    if log_path is None:
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=detach, env=env)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=detach, env=env)
 
 
 def submit_entrypoint(

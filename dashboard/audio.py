@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from jobs.score.storage import read_bytes, s3_client, split_s3
 from voxguard.roots import resolve_within
-from voxguard.settings import Settings
+from voxguard.storage import StorageOptions, read_bytes
+from voxguard.storage.s3 import s3_client, split_s3
 
 # The review page never needs more than this; longer clips are shown truncated.
 DISPLAY_MAX_S = 600.0
@@ -39,19 +39,19 @@ class Spectrogram:
     nyquist_hz: float
 
 
-def fetch_audio(uri: str, settings: Settings) -> bytes:
+def fetch_audio(uri: str, roots: Sequence[str], storage: StorageOptions, max_bytes: int | None = None) -> bytes:
     """The clip's bytes, read on the server (local file, `file://` or `s3://`).
 
-    Only from under the configured source roots (symlinks followed): the
-    review page must not become a way to read any file the server can.
-    Raises `AccessDenied` otherwise.
+    Only from under `roots` (the settings' allowed source roots; symlinks followed):
+    the review page must not become a way to read any file the server can.
+    Raises `AccessDenied` otherwise. `storage`: where object stores live;
+    `max_bytes`: larger objects are refused (the settings' max_file_bytes).
     """
-    uri = resolve_within(uri, settings.allowed_source_roots(), "audio")
-    options = settings.storage_options
-    return read_bytes(uri, options, max_bytes=settings.max_file_bytes)
+    uri = resolve_within(uri, list(roots), "audio")
+    return read_bytes(uri, storage, max_bytes=max_bytes)
 
 
-def fingerprint_matches(data: bytes, expected: str | None, uri: str, settings: Settings) -> bool | None:
+def fingerprint_matches(data: bytes, expected: str | None, uri: str, storage: StorageOptions) -> bool | None:
     """Whether `data` is the audio that was scored: None when no fingerprint was recorded.
 
     Why: the review page reads the path at review time. Had the file been
@@ -66,7 +66,7 @@ def fingerprint_matches(data: bytes, expected: str | None, uri: str, settings: S
         return expected == "sha256:" + hashlib.sha256(data).hexdigest()
     if expected.startswith("etag:") and uri.startswith("s3://"):
         bucket, key = split_s3(uri)
-        head = s3_client(settings.storage_options).head_object(Bucket=bucket, Key=key)
+        head = s3_client(storage).head_object(Bucket=bucket, Key=key)
         return str(head.get("ETag", "")).strip('"') == expected.removeprefix("etag:")
     return False
 

@@ -19,13 +19,16 @@ import datetime as dt
 import json
 import os
 import re
-import subprocess
-import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from voxguard.errors import AlreadyExists, InputError
 from voxguard.roots import AccessDenied, resolve_within
-from voxguard.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 _PROGRESS = re.compile(r"\[score\] (\d+)/(\d+) clips")
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -57,10 +60,18 @@ def launches_dir(data_dir: Path) -> Path:
     return Path(data_dir) / "dashboard-jobs"
 
 
-def cluster_address(ray_address: str) -> str | None:
-    """The Ray Jobs API address to submit to, if one is configured (else jobs run locally)."""
-    if ray_address.startswith(("http://", "https://")):
-        return ray_address
+def cluster_address(ray_address: str, data_dir: str | Path | None = None) -> str | None:
+    """The Ray Jobs API address to submit to, if a cluster is configured (else jobs run locally).
+
+    The same rule as `voxguard submit` and the scheduler (`cluster.submit.jobs_url_for_ray_address`):
+    an http(s) URL is the Jobs API, a GCS `host:port` or `ray://host:port` that host's dashboard
+    (the port `voxguard cluster up` recorded under `data_dir`, else 8265). Without a Ray address,
+    Ray's own `RAY_API_SERVER_ADDRESS`, if set.
+    """
+    if ray_address:
+        from cluster.submit import jobs_url_for_ray_address
+
+        return jobs_url_for_ray_address(ray_address, data_dir)
     return os.environ.get("RAY_API_SERVER_ADDRESS") or None
 
 
@@ -70,62 +81,59 @@ def score_args(source: str, dest: str, model: str, job_id: str) -> list[str]:
 
 
 def launch_scoring(
-    source: str, dest: str, model: str, job_id: str, *, db_url: str, data_dir: Path, actor: str,
-    address: str | None = None, settings: Settings | None = None,
+    source: str, dest: str, model: str, job_id: str, *, db_url: str, sessions: sessionmaker[Session],
+    data_dir: Path, actor: str, source_roots: Sequence[str], output_roots: Sequence[str],
+    address: str | None = None,
 ) -> Launch:
     """Start a scoring job (cluster when `address` is given, else a background process).
 
-    Raises `AccessDenied` when `actor` may not run jobs or a path is outside the
-    allowed roots of `settings` (default: from the environment).
+    `db_url` is the database the job writes to; `sessions`, the dashboard's session
+    factory on it (its one engine), checks the actor's role.
+    `source_roots` / `output_roots`: where the job may read and write (the dashboard's
+    settings, `allowed_source_roots()` / `allowed_output_roots()`). Raises `AccessDenied`
+    when `actor` may not run jobs or a path is outside them.
     """
     if not _JOB_ID.match(job_id):
-        raise ValueError("job id: letters, digits, '.', '_' and '-' only (it names files)")
+        raise InputError("job id: letters, digits, '.', '_' and '-' only (it names files)")
     if not source.strip() or not dest.strip() or not model.strip():
-        raise ValueError("source, destination and model are all required")
-    settings = settings or Settings.from_env()
-    _check_operator(db_url, actor)
-    source_roots = settings.allowed_source_roots()
+        raise InputError("source, destination and model are all required")
+    _check_operator(sessions, actor)
+    source_roots = list(source_roots)
     source = resolve_within(source, source_roots, "source")
-    dest = resolve_within(dest, settings.allowed_output_roots(), "destination")
+    dest = resolve_within(dest, list(output_roots), "destination")
     job_env = {"VOXGUARD_DB_URL": db_url, "VOXGUARD_SOURCE_ROOTS": ":".join(source_roots)}
     folder = launches_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / f"{job_id}.json").exists():
-        raise FileExistsError(f"a job {job_id!r} was already launched")
+        raise AlreadyExists(f"a job {job_id!r} was already launched (choose another job id)")
     args = score_args(source, dest, model, job_id)
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    if address:
-        from cluster import submit
+    from cluster import submit
 
-        command = ["python", "-m", "voxguard", "score", *args]
+    if address:
+        command = submit.job_command("score", args)
         sid = submit.submit("score", args, address, submission_id=f"score-{job_id}",
                             runtime_env={"env_vars": job_env})
         launch = Launch(job_id, source, dest, model, actor, now, command, "cluster", submission_id=sid,
                         address=address, source_roots=job_env["VOXGUARD_SOURCE_ROOTS"])
     else:
-        command = [sys.executable, "-m", "voxguard", "score", *args]
         log_path = folder / f"{job_id}.log"
-        with open(log_path, "ab") as log:
-            # Own session: the job survives a dashboard restart and is not killed by its Ctrl-C.
-            proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True, env={**os.environ, **job_env})
+        # Detached: the job survives a dashboard restart and is not killed by its Ctrl-C.
+        proc = submit.start_local("score", args, job_env, log_path=log_path, detach=True)
+        command = list(proc.args)  # type: ignore[arg-type] # the argument list it was started with
         launch = Launch(job_id, source, dest, model, actor, now, command, "local", pid=proc.pid,
                         log_path=str(log_path), source_roots=job_env["VOXGUARD_SOURCE_ROOTS"])
     _save(folder, launch)
     return launch
 
 
-def _check_operator(db_url: str, actor: str) -> None:
+def _check_operator(sessions: sessionmaker[Session], actor: str) -> None:
     """Only an active operator/admin account may run jobs: they read and write as the server's user."""
-    from feedback.db import session_factory, session_scope
+    from feedback.db import session_scope
     from feedback.reviewers import may_run_jobs
 
-    factory = session_factory(db_url)
-    try:
-        with session_scope(factory) as session:
-            allowed = may_run_jobs(session, actor)
-    finally:
-        factory.kw["bind"].dispose()
+    with session_scope(sessions) as session:
+        allowed = may_run_jobs(session, actor)
     if not allowed:
         raise AccessDenied(f"{actor!r} may not run scoring jobs (operator or admin role needed)")
 

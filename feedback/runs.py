@@ -24,6 +24,7 @@ from feedback.models import (
     RetrainRun,
     utcnow,
 )
+from voxguard.errors import NotFound
 
 RETRAIN_LEASE = "retrain"
 RUN_TTL_S = 2 * 3600.0
@@ -35,10 +36,10 @@ def run_holder(run_id: int) -> str:
 
 
 def get_run(session: Session, run_id: int) -> RetrainRun:
-    """A run by id (LookupError if missing)."""
+    """A run by id (`NotFound` if missing: one line in the CLI, still a `LookupError` for old callers)."""
     run = session.get(RetrainRun, run_id)
     if run is None:
-        raise LookupError(f"no retraining run {run_id}")
+        raise NotFound(f"no retraining run {run_id} (`voxguard policy runs` lists them)")
     return run
 
 

@@ -13,10 +13,9 @@ import datetime as dt
 import logging
 import os
 import socket
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -112,9 +111,10 @@ def subprocess_launcher(url: str, retrain_args: Sequence[str] = (), wait: bool =
     """
 
     def launch(run: RetrainRun) -> None:
-        env = dict(os.environ, VOXGUARD_DB_URL=url)
-        process = subprocess.Popen([sys.executable, "-m", "voxguard", "retrain", "--run-id", str(run.id),
-                                    *retrain_args], env=env, start_new_session=not wait, stdin=subprocess.DEVNULL)
+        from cluster.submit import start_local  # the one local launcher (the dashboard's too)
+
+        process = start_local("retrain", ["--run-id", str(run.id), *retrain_args], {"VOXGUARD_DB_URL": url},
+                              detach=not wait)
         if wait:
             process.wait()
 
@@ -122,7 +122,7 @@ def subprocess_launcher(url: str, retrain_args: Sequence[str] = (), wait: bool =
 
 
 def ray_job_launcher(address: str, url: str, runtime_env: dict[str, object] | None = None,
-                     retrain_args: Sequence[str] = ()) -> Launcher:
+                     retrain_args: Sequence[str] = (), data_dir: str | Path | None = None) -> Launcher:
     """Submit `voxguard retrain --run-id ID [retrain_args]` to the cluster a Ray address names.
 
     Goes through `cluster.submit`, the launcher `voxguard submit` uses, so token auth,
@@ -130,7 +130,8 @@ def ray_job_launcher(address: str, url: str, runtime_env: dict[str, object] | No
     scheduled runs. `runtime_env` None runs the voxguard installed on the cluster
     (as before: a long-running scheduler should not upload whatever tree it was
     started from) with the database URL set. Paths in `retrain_args` (--manifest)
-    are read on the cluster.
+    are read on the cluster. `data_dir` (the command's settings) is where a head that
+    `voxguard cluster up` started is recorded, to find its Jobs API port.
     """
 
     def launch(run: RetrainRun) -> None:
@@ -138,16 +139,17 @@ def ray_job_launcher(address: str, url: str, runtime_env: dict[str, object] | No
         from cluster.submit import jobs_url_for_ray_address, submit
 
         env = build_runtime_env(ship_code=False, env_vars={"VOXGUARD_DB_URL": url}) if runtime_env is None else runtime_env
-        submit("retrain", ["--run-id", str(run.id), *retrain_args], jobs_url_for_ray_address(address), env,
+        submit("retrain", ["--run-id", str(run.id), *retrain_args], jobs_url_for_ray_address(address, data_dir), env,
                submission_id=f"voxguard-retrain-{run.id}-{uuid.uuid4().hex[:6]}")
 
     return launch
 
 
-def default_launcher(url: str, ray_address: str = "", retrain_args: Sequence[str] = (), wait: bool = False) -> Launcher:
+def default_launcher(url: str, ray_address: str = "", retrain_args: Sequence[str] = (), wait: bool = False,
+                     data_dir: str | Path | None = None) -> Launcher:
     """Ray Jobs when a cluster address is configured, else a local process (`wait`: block until it ends)."""
     if ray_address:
-        return ray_job_launcher(ray_address, url, retrain_args=retrain_args)
+        return ray_job_launcher(ray_address, url, retrain_args=retrain_args, data_dir=data_dir)
     return subprocess_launcher(url, retrain_args, wait=wait)
 
 

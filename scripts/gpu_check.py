@@ -27,6 +27,7 @@ from voxguard.bench.score import format_table, run_bench  # noqa: E402
 from jobs.train.config import TrainJobConfig, default_model_config  # noqa: E402
 from jobs.train.trainer import train  # noqa: E402
 from siamese.frontends import kinds as frontend_kinds  # noqa: E402
+from voxguard.settings import Settings  # noqa: E402
 
 SR = 16000
 
@@ -97,7 +98,7 @@ def main() -> int:
     ]
     print(json.dumps(report["train"], indent=1), flush=True)
     model = Path(__file__).resolve().parent.parent / "models" / "voxguard-default.vxpkg"
-    bench = run_bench(args.bench_files, model, workdir=work / "bench")
+    bench = run_bench(args.bench_files, model, workdir=work / "bench", settings=Settings.from_env())
     report["bench"] = bench
     (args.out / "gpu_check.json").write_text(json.dumps(report, indent=1, default=str))
     lines = [f"GPU: {report['device']}, {report['cpus']} CPUs, torch {report['torch']}", ""]

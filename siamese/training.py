@@ -212,7 +212,13 @@ def evaluate(
     device: torch.device,
 ) -> dict[str, Any]:
     """Metrics card of `clips` (never the data the model was fitted on)."""
-    scores = clip_scores(network, clips, device)
+    return metrics_from_scores(clip_scores(network, clips, device), clips, calibration, point)
+
+
+def metrics_from_scores(
+    scores: np.ndarray, clips: ClipSet, calibration: Calibration, point: OperatingPoint,
+) -> dict[str, Any]:
+    """`evaluate`'s card from scores already computed (a caller that needs the scores too scores once)."""
     return metrics.metrics_card(
         scores,
         clips.labels,

@@ -37,6 +37,21 @@ def _isolated_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             os.environ[key] = value
 
 
+@pytest.fixture(autouse=True)
+def _fresh_dashboard_context() -> Iterator[None]:
+    """The dashboard reads its settings once per process (`dashboard.context`); tests run it
+    in this process (AppTest) with their own environment each, so each test starts afresh."""
+    _reset_dashboard_context()
+    yield
+    _reset_dashboard_context()
+
+
+def _reset_dashboard_context() -> None:
+    module = sys.modules.get("dashboard.context")  # only once a test has imported the dashboard
+    if module is not None:
+        module.reset()
+
+
 @pytest.fixture(scope="session")
 def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a PostgreSQL server for the whole test session."""

@@ -12,6 +12,7 @@ import pytest
 
 from dashboard import launcher
 from dashboard_support import app_as, copy_db, make_template
+from feedback.db import session_factory
 from voxguard.roots import AccessDenied, is_within, parse_roots, resolve_within
 from voxguard.settings import Settings
 
@@ -49,8 +50,14 @@ def db_url(template, tmp_path, monkeypatch):
 
 
 def _launch(settings, db_url, actor, source, dest, job_id="job-x"):
-    return launcher.launch_scoring(source, dest, str(settings.model_path), job_id, db_url=db_url,
-                                   data_dir=settings.data_dir, actor=actor, settings=settings)
+    factory = session_factory(db_url)
+    try:
+        return launcher.launch_scoring(source, dest, str(settings.model_path), job_id, db_url=db_url,
+                                       sessions=factory, data_dir=settings.data_dir, actor=actor,
+                                       source_roots=settings.allowed_source_roots(),
+                                       output_roots=settings.allowed_output_roots())
+    finally:
+        factory.kw["bind"].dispose()
 
 
 # --- roots ---------------------------------------------------------------------------------
@@ -160,7 +167,8 @@ def test_review_audio_is_served_only_from_the_source_roots(area, settings):
     from dashboard.audio import fetch_audio
 
     allowed, _, secret = area
-    assert fetch_audio(str(allowed / "clip.wav"), settings) == b"RIFF"
+    roots, storage = settings.allowed_source_roots(), settings.storage_options
+    assert fetch_audio(str(allowed / "clip.wav"), roots, storage, settings.max_file_bytes) == b"RIFF"
     for uri in (str(secret / "shadow"), str(allowed / "escape" / "shadow"), f"file://{secret}/shadow"):
         with pytest.raises(AccessDenied):
-            fetch_audio(uri, settings)
+            fetch_audio(uri, roots, storage, settings.max_file_bytes)

@@ -90,3 +90,16 @@ def test_submit_passes_anything_after_a_double_dash() -> None:
 
     assert job_arguments(["--", "clips/", "--wait"], "score") == ["clips/", "--wait"]
     assert job_arguments(["clips/", "--out", "x"], "score") == ["clips/", "--out", "x"]
+
+
+def test_json_is_a_flag_everywhere_and_a_file_is_json_out() -> None:
+    # `--json` prints JSON (a flag, no value) on every command that has it; writing a file is `--json-out FILE`.
+    flags, outs = [], []
+    for name, parser in _parsers(build_parser()):
+        for action in parser._actions:
+            if "--json" in action.option_strings:
+                flags.append((name, action.nargs == 0))
+            if "--json-out" in action.option_strings:
+                outs.append((name, action.nargs is None and action.metavar == "FILE"))
+    assert flags and all(is_flag for _, is_flag in flags), flags
+    assert sorted(outs) == [("voxguard bench engines", True), ("voxguard bench score", True)]

@@ -139,3 +139,9 @@ def test_bugs_are_not_explained() -> None:
     assert explain(ValueError("a bug")) is None
     assert explain(KeyError("a bug")) is None
     assert explain(FileNotFoundError("a bug")) is None
+
+
+def test_running_an_unknown_retraining_run(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # The scheduler passes --run-id; a wrong id (or a run deleted meanwhile) is one line, not a LookupError traceback.
+    assert main(["retrain", "--run-id", "999"]) == 2
+    assert "no retraining run 999" in _one_error_line(capsys)

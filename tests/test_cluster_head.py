@@ -58,18 +58,18 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="module")
 def local_head(settings: Settings) -> Iterator[head.HeadState]:
     state = head.start_head(
-        settings, num_cpus=2, dashboard_port=0, object_store_memory=2 * MIN_OBJECT_STORE_BYTES
+        settings.data_dir, num_cpus=2, dashboard_port=0, object_store_memory=2 * MIN_OBJECT_STORE_BYTES
     )
     try:
         yield state
     finally:
-        head.stop_head(settings)
+        head.stop_head(settings.data_dir)
 
 
 def test_head_refuses_a_second_start(local_head: head.HeadState, settings: Settings) -> None:
     assert head.dashboard_ready(local_head.dashboard_url)
     with pytest.raises(RuntimeError, match="already running"):
-        head.start_head(settings, dashboard_port=0)
+        head.start_head(settings.data_dir, dashboard_port=0)
 
 
 def test_job_runs_this_checkout_and_writes_parquet(
@@ -173,7 +173,7 @@ def test_driver_joins_the_head_through_init_ray(local_head: head.HeadState) -> N
 
 
 def test_down_stops_every_process(local_head: head.HeadState, settings: Settings) -> None:
-    assert head.stop_head(settings)
+    assert head.stop_head(settings.data_dir)
     assert not head._pid_alive(local_head.pid)
     # Nothing of this head runs any more. Exited orphans may stay zombies until
     # init reaps them (when it does is up to the machine's init); the leader was
@@ -181,9 +181,9 @@ def test_down_stops_every_process(local_head: head.HeadState, settings: Settings
     states = _group_states(local_head.pid)
     assert all(state == "Z" for state in states.values()), states
     assert local_head.pid not in states
-    assert head.read_state(settings) is None
+    assert head.read_state(settings.data_dir) is None
     assert not Path(local_head.temp_dir).exists()
-    assert not head.stop_head(settings)
+    assert not head.stop_head(settings.data_dir)
 
 
 def _group_states(pgid: int) -> dict[int, str]:

@@ -1,12 +1,14 @@
 """Every job reaches the cluster the same way: one Ray start-up, one job launcher.
 
 A real local head (token auth on, as `voxguard cluster up` starts it) serves the
-module; the training and corpus start-ups must join it through
-VOXGUARD_RAY_ADDRESS, and a scheduled retraining must be accepted by its Jobs API.
+module; the training and corpus commands must join it through VOXGUARD_RAY_ADDRESS
+(read once by the command and passed down in the job's config), and a scheduled
+retraining must be accepted by its Jobs API.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -29,11 +31,11 @@ pytestmark = pytest.mark.timeout(300)
 def local_head() -> Iterator[head.HeadState]:
     # The session's data dir (tests/conftest.py): the state file is where every command looks.
     settings = Settings.from_env()
-    state = head.start_head(settings, num_cpus=2, dashboard_port=0, object_store_memory=2 * MIN_OBJECT_STORE_BYTES)
+    state = head.start_head(settings.data_dir, num_cpus=2, dashboard_port=0, object_store_memory=2 * MIN_OBJECT_STORE_BYTES)
     try:
         yield state
     finally:
-        head.stop_head(settings)
+        head.stop_head(settings.data_dir)
 
 
 def _joined(state: head.HeadState) -> None:
@@ -46,13 +48,17 @@ def _joined(state: head.HeadState) -> None:
 
 def test_training_start_up_joins_the_configured_cluster(local_head: head.HeadState,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from jobs.train.config import TrainJobConfig
     from jobs.train.trainer import _ensure_ray
+    from voxguard.cli import build_parser
+    from voxguard.commands.train import job_config
 
     monkeypatch.setenv("VOXGUARD_RAY_ADDRESS", local_head.gcs_address)
+    args = build_parser().parse_args(["train", "--manifest", "unused.parquet", "--out", "unused.vxpkg"])
+    config = job_config(args, Settings.from_env())  # what `voxguard train` hands the job
+    assert config.ray_address == local_head.gcs_address
     shutdown_ray()  # a Ray another test left in this process would be reused, not started
     try:
-        _ensure_ray(TrainJobConfig(manifest=Path("unused.parquet"), out=Path("unused.vxpkg"), verbose=False))
+        _ensure_ray(dataclasses.replace(config, verbose=False))
         _joined(local_head)
     finally:
         shutdown_ray()
@@ -61,12 +67,15 @@ def test_training_start_up_joins_the_configured_cluster(local_head: head.HeadSta
 def test_corpus_start_up_joins_the_configured_cluster(local_head: head.HeadState, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from jobs.corpus.build import _ensure_ray
-    from jobs.corpus.config import CorpusConfig
+    from voxguard.cli import build_parser
+    from voxguard.commands.corpus import build_config
 
     monkeypatch.setenv("VOXGUARD_RAY_ADDRESS", local_head.gcs_address)
+    args = build_parser().parse_args(["corpus", "build", "--bonafide", str(tmp_path), "--out", str(tmp_path / "c")])
+    config = build_config(args, Settings.from_env())  # what `voxguard corpus build` hands the job
     shutdown_ray()
     try:
-        _ensure_ray(CorpusConfig(bonafide=(tmp_path,), out=tmp_path / "corpus"))
+        _ensure_ray(config)
         _joined(local_head)
     finally:
         shutdown_ray()
@@ -78,7 +87,8 @@ def test_a_jobs_url_is_refused_as_a_ray_address_with_one_line(local_head: head.H
 
 
 def test_the_ray_address_names_the_jobs_api(local_head: head.HeadState) -> None:
-    assert jobs_url_for_ray_address(local_head.gcs_address) == local_head.dashboard_url
+    # The head `voxguard cluster up` recorded under the command's data dir has its own dashboard port.
+    assert jobs_url_for_ray_address(local_head.gcs_address, Settings.from_env().data_dir) == local_head.dashboard_url
     assert jobs_url_for_ray_address("ray://10.0.0.5:10001") == "http://10.0.0.5:8265"
     assert jobs_url_for_ray_address("10.0.0.5:6379") == "http://10.0.0.5:8265"
     assert jobs_url_for_ray_address("https://ray.example/") == "https://ray.example"

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import soundfile
 
-from jobs.train.families import Fold, check_fold, default_folds, fold_frames, markdown, run_fold
+from jobs.evaluate.families import Fold, check_fold, default_folds, fold_frames, markdown, run_fold
 from train_tiny import SR, _clip, tiny_model_config
 
 
@@ -93,7 +93,7 @@ def test_runner_trains_without_the_family_and_reports_it(tmp_path: Path) -> None
 
 
 def test_pairwise_auc_counts_pairs_where_the_edit_scores_lower() -> None:
-    from jobs.train.partial import pairwise_auc
+    from jobs.evaluate.partial import pairwise_auc
 
     assert pairwise_auc([0.1, 0.2, 0.9], [0.5, 0.5, 0.5]) == pytest.approx(2 / 3)
     assert pairwise_auc([0.5], [0.5]) == 0.5

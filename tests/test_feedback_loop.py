@@ -35,6 +35,7 @@ from feedback.scheduler import tick  # noqa: E402
 from jobs.retrain.job import RetrainConfig, run_retraining  # noqa: E402
 from jobs.train.config import TrainJobConfig  # noqa: E402
 from jobs.train.trainer import train  # noqa: E402
+from siamese.package import ModelPackage  # noqa: E402
 from train_tiny import tiny_model_config, write_new_channel_archive, write_tiny_corpus  # noqa: E402
 from voxguard.cli import main as voxguard  # noqa: E402
 from voxguard.settings import Settings  # noqa: E402
@@ -104,7 +105,19 @@ def test_score_review_retrain_promote_rescore(tmp_path: Path, monkeypatch: pytes
                 Settings.from_env(),
             )
 
-        run = tick(factory, launch, holder="test-scheduler")
+        # The driver reads the champion package once (the trainer gets it, not its path) and never reads
+        # back the challenger it just built: count `ModelPackage.load` calls in this process.
+        loads: list[str] = []
+        read = ModelPackage.load.__func__
+
+        def counted(cls, path, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202 - a spy on the real one
+            loads.append(str(path))
+            return read(cls, path, *args, **kwargs)
+
+        with monkeypatch.context() as spy:
+            spy.setattr(ModelPackage, "load", classmethod(counted))
+            run = tick(factory, launch, holder="test-scheduler")
+        assert len(loads) == 1, loads  # the champion
         assert run is not None and run.trigger == "mismatches"
         with session_scope(factory) as s:
             finished = s.get(RetrainRun, run.id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from jobs.train.probe import probe, table_markdown
+from jobs.evaluate.probe import probe, table_markdown
 
 
 def _table(n: int, split: str, rng: np.random.Generator) -> pd.DataFrame:

@@ -16,8 +16,9 @@ import boto3
 import pytest
 from botocore.exceptions import IncompleteReadError, ResponseStreamingError
 
-from jobs.score.storage import STREAM_ATTEMPTS, S3Options, read_bytes
 from tests.fixtures_s3 import s3_server  # noqa: F401
+from voxguard.storage import StorageOptions, read_bytes
+from voxguard.storage.s3 import STREAM_ATTEMPTS
 
 
 class _Proxy(ThreadingHTTPServer):
@@ -73,7 +74,7 @@ def proxy(s3_server):  # noqa: F811
     client.create_bucket(Bucket="flaky")
     client.put_object(Bucket="flaky", Key="clip.wav", Body=bytes(range(256)) * 400)
     try:
-        yield server, S3Options(endpoint=f"http://127.0.0.1:{server.server_address[1]}")
+        yield server, StorageOptions(endpoint=f"http://127.0.0.1:{server.server_address[1]}")
     finally:
         server.shutdown()
         server.server_close()

@@ -16,7 +16,7 @@ import soundfile
 from jobs.score.pipeline import run_scoring
 from jobs.score.sources import iter_objects
 from jobs.score.stages import decode_item
-from jobs.score.storage import S3Options
+from voxguard.storage import StorageOptions
 from jobs.score.timeouts import DecodeTimeout, call_with_timeout
 from siamese.audio import decode_audio
 from siamese.config import AudioConfig
@@ -65,14 +65,15 @@ def test_a_decode_past_the_time_limit_is_a_timeout_row_and_resume_reads_it_again
     strict = Settings.from_env(decode_timeout_s=1e-6)
     summary = run_scoring(str(src), str(tmp_path / "out"), score_model, settings=strict, progress=lambda _: None)
     assert summary["rows"] == 5 and summary["error_codes"] == {"timeout": 5}  # every object has its row
-    again = run_scoring(str(src), str(tmp_path / "out"), score_model, resume=True, progress=lambda _: None)
+    again = run_scoring(str(src), str(tmp_path / "out"), score_model, resume=True, progress=lambda _: None,
+                        settings=Settings.from_env())
     assert again["retried_errors"] == 5 and again["scored"] == 5
     rows = pq.read_table(str(tmp_path / "out")).to_pylist()
     assert len(rows) == 5 and all(r["error"] is None for r in rows)
 
 
 def _decode(item: dict) -> list[dict]:
-    return decode_item(item, AudioConfig(), S3Options(), 10**9, None, 64)
+    return decode_item(item, AudioConfig(), StorageOptions(), 10**9, None, 64)
 
 
 def test_a_local_file_changed_after_listing_is_reported_and_fingerprinted_as_read(tmp_path) -> None:
@@ -96,7 +97,7 @@ def test_an_s3_object_overwritten_after_listing_gets_the_etag_of_the_bytes_read(
     client.create_bucket(Bucket="changing")
     rng = np.random.default_rng(5)
     client.put_object(Bucket="changing", Key="x.wav", Body=_wav(real_like(2.0, rng)))
-    options = S3Options(s3_server.endpoint)
+    options = StorageOptions(s3_server.endpoint)
     (listed,) = iter_objects("s3://changing/", options)
     client.put_object(Bucket="changing", Key="x.wav", Body=_wav(real_like(3.0, rng)))  # overwritten
     item = {"idx": 0, "uri": listed.uri, "size_bytes": listed.size_bytes, "fingerprint": listed.fingerprint,

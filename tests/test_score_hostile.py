@@ -15,7 +15,7 @@ import pytest
 
 from jobs.score.pipeline import run_scoring
 from jobs.score.sources import iter_objects
-from jobs.score.storage import NotRegularFile, S3Options, read_bytes
+from voxguard.storage import NotRegularFile, StorageOptions, read_bytes
 from tests.fixtures_score import ray_local, real_like, score_model, write_clip  # noqa: F401
 from voxguard.settings import Settings
 
@@ -69,7 +69,7 @@ def test_listing_turns_every_bad_entry_into_a_row_under_its_own_name(hostile):
 def test_a_fifo_is_refused_without_being_opened(hostile):
     src, _, _ = hostile
     with pytest.raises(NotRegularFile, match="fifo"):
-        read_bytes(str(src / "y.wav"), S3Options())  # would block forever if it were opened
+        read_bytes(str(src / "y.wav"), StorageOptions())  # would block forever if it were opened
     (obj,) = iter_objects(str(src / "y.wav"))  # a FIFO given as the source itself
     assert obj.error.startswith("not_regular_file")
 
@@ -106,11 +106,12 @@ def test_resume_reads_transient_error_rows_again_and_keeps_permanent_ones(tmp_pa
     manifest = tmp_path / "manifest.csv"
     manifest.write_text("uri\nclips/here.wav\nclips/late.wav\nclips/notes.wav\n\nclips/here.wav\n")
     dest = tmp_path / "out"
-    first = run_scoring(str(manifest), str(dest), score_model, progress=lambda _: None)
+    first = run_scoring(str(manifest), str(dest), score_model, progress=lambda _: None, settings=Settings.from_env())
     assert first["error_codes"] == {"unreadable": 1, "not_audio": 1} and first["rows"] == 3
     assert first["manifest_blank_rows"] == 1 and first["manifest_duplicate_rows"] == 1  # counted, not scored
     write_clip(clips / "late.wav", real_like(1.5, rng))  # the transient cause is gone
-    again = run_scoring(str(manifest), str(dest), score_model, resume=True, progress=lambda _: None)
+    again = run_scoring(str(manifest), str(dest), score_model, resume=True, progress=lambda _: None,
+                        settings=Settings.from_env())
     assert again["retried_errors"] == 1 and again["skipped"] == 2 and again["rows"] == 1
     rows = pq.read_table(str(dest)).to_pylist()
     by_name = {os.path.basename(r["uri"]): r["error"] for r in rows}

@@ -31,12 +31,14 @@ def test_folder_scoring_one_row_per_file(tmp_path, score_model, ray_local) -> No
         write_clip(src / "sub" / f"fake{i}.flac", synthetic_like(2.5, rng))
     seen: list[dict] = []
     first = run_scoring(
-        str(src), str(tmp_path / "out"), score_model, limit=5, part_size=5, on_rows=seen.extend, progress=_quiet
+        str(src), str(tmp_path / "out"), score_model, limit=5, part_size=5, on_rows=seen.extend, progress=_quiet,
+        settings=Settings.from_env()
     )
     assert first["rows"] == 5 and first["parts_written"] == 1 and len(seen) == 5
     # --resume picks up the rest (and keeps the job id).
     summary = run_scoring(
-        str(src), str(tmp_path / "out"), score_model, resume=True, part_size=5, on_rows=seen.extend, progress=_quiet
+        str(src), str(tmp_path / "out"), score_model, resume=True, part_size=5, on_rows=seen.extend, progress=_quiet,
+        settings=Settings.from_env()
     )
     assert summary["job_id"] == first["job_id"] and summary["skipped"] == 5
 
@@ -65,13 +67,15 @@ def test_folder_scoring_one_row_per_file(tmp_path, score_model, ray_local) -> No
 
     # A second run into the same DEST must not silently duplicate rows.
     with pytest.raises(FileExistsError):
-        run_scoring(str(src), str(tmp_path / "out"), score_model, progress=_quiet)
+        run_scoring(str(src), str(tmp_path / "out"), score_model, progress=_quiet, settings=Settings.from_env())
     # --resume with nothing new: every object skipped, no new part.
-    again = run_scoring(str(src), str(tmp_path / "out"), score_model, resume=True, progress=_quiet)
+    again = run_scoring(str(src), str(tmp_path / "out"), score_model, resume=True, progress=_quiet,
+                        settings=Settings.from_env())
     assert again["skipped"] == 12 and again["rows"] == 0 and again["job_id"] == summary["job_id"]
     # A changed file is scored again (new fingerprint); the unchanged ones are not.
     write_clip(src / "real0.wav", real_like(3.0, rng))
-    third = run_scoring(str(src), str(tmp_path / "out"), score_model, resume=True, progress=_quiet)
+    third = run_scoring(str(src), str(tmp_path / "out"), score_model, resume=True, progress=_quiet,
+                        settings=Settings.from_env())
     assert third["skipped"] == 11 and third["rows"] == 1
 
 
@@ -79,7 +83,7 @@ def test_segments_locate_the_synthetic_part(tmp_path, score_model, ray_local) ->
     rng = np.random.default_rng(2)
     spliced = np.concatenate([real_like(8.0, rng), synthetic_like(8.0, rng)])
     write_clip(tmp_path / "in" / "spliced.wav", spliced)
-    run_scoring(str(tmp_path / "in"), str(tmp_path / "out"), score_model, progress=_quiet)
+    run_scoring(str(tmp_path / "in"), str(tmp_path / "out"), score_model, progress=_quiet, settings=Settings.from_env())
     (row,) = _read(tmp_path / "out")
     segs = row["segments"]
     first = [s["score"] for s in segs if s["end_s"] <= 8.0]
@@ -148,7 +152,8 @@ def test_concurrent_calls_in_one_actor_score_like_the_detector(tmp_path, score_m
     detector = Detector.from_package(score_model)
     expected = {str(p): detector.score(p).score for p in sorted(src.iterdir())}
     for actors, dest in ((None, "threads"), (2, "per-core")):
-        run_scoring(str(src), str(tmp_path / dest), score_model, num_actors=actors, progress=_quiet)
+        run_scoring(str(src), str(tmp_path / dest), score_model, num_actors=actors, progress=_quiet,
+                    settings=Settings.from_env())
         got = {r["uri"]: r["score"] for r in _read(tmp_path / dest)}
         assert got.keys() == expected.keys()
         assert max(abs(got[u] - expected[u]) for u in got) < 1e-4, actors

@@ -12,6 +12,7 @@ from jobs.score.pipeline import run_scoring
 from jobs.score.summary import format_summary
 from tests.fixtures_score import ray_local, real_like, score_model, synthetic_like, write_clip  # noqa: F401
 from voxguard.cli import main
+from voxguard.settings import Settings
 
 LINE = re.compile(r"^\[score\] (\d+)/(\d+) clips .* ETA ")
 
@@ -28,7 +29,7 @@ def test_progress_counts_clips_as_they_are_scored_not_parts(tmp_path, score_mode
     src = _archive(tmp_path / "in", 30)
     lines: list[str] = []
     summary = run_scoring(str(src), str(tmp_path / "out"), score_model, part_size=1000,
-                          progress=lines.append, progress_every_s=0.0, progress_bar=False)
+                          progress=lines.append, progress_every_s=0.0, progress_bar=False, settings=Settings.from_env())
     counts = [(int(m[1]), int(m[2])) for m in map(LINE.match, lines) if m]
     assert counts and all(total == 30 for _, total in counts)
     # One part of 1,000 rows would have shown 0/30 until the end: clips are counted as scored.
@@ -43,13 +44,14 @@ def test_parts_are_committed_on_time_for_small_jobs(tmp_path, score_model, ray_l
     so a job smaller than one part does not restart from zero after a kill."""
     src = _archive(tmp_path / "in", 24, seed=1)
     summary = run_scoring(str(src), str(tmp_path / "out"), score_model, part_size=1000, commit_every_s=0.0,
-                          progress=lambda _: None)
+                          progress=lambda _: None, settings=Settings.from_env())
     parts = sorted((tmp_path / "out").glob("*.parquet"))
     assert summary["parts_written"] == len(parts) > 1
     rows = pq.read_table(str(tmp_path / "out")).to_pylist()
     assert len(rows) == 24 and len({r["uri"] for r in rows}) == 24
     # A resumed run finds them all done.
-    again = run_scoring(str(src), str(tmp_path / "out"), score_model, resume=True, progress=lambda _: None)
+    again = run_scoring(str(src), str(tmp_path / "out"), score_model, resume=True, progress=lambda _: None,
+                        settings=Settings.from_env())
     assert again["skipped"] == 24 and again["rows"] == 0
 
 

@@ -17,6 +17,7 @@ from feedback.queue import enqueue_scores, record_verdict
 from feedback.reviewers import add_reviewer, authenticate, is_disabled, set_active
 from feedback.signin import MAX_FAILURES, WINDOW, sign_in
 from voxguard.cli import main
+from voxguard.errors import Forbidden
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def test_the_disabled_check_ignores_case(factory):
     with session_scope(factory) as s:
         assert is_disabled(s, "alice") and is_disabled(s, "Alice") and is_disabled(s, " ALICE ")
         item_id = s.scalar(text("select min(id) from review_items"))
-        with pytest.raises(PermissionError, match="disabled"):
+        with pytest.raises(Forbidden, match="disabled"):
             record_verdict(s, item_id, "Alice", "spoof")
 
 

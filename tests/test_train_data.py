@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from jobs.train.ablation import VARIANTS, table, variant_config
+from jobs.evaluate.ablation import VARIANTS, table, variant_config
 from jobs.train.config import TrainJobConfig
 from jobs.train.data import select_training_rows, weight_rows
 from jobs.train.manifest import COLUMNS, load_manifest

@@ -16,11 +16,11 @@ import torch
 ray = pytest.importorskip("ray")
 
 from feedback.db import session_factory, session_scope, upgrade  # noqa: E402
-from feedback.queue import record_verdict  # noqa: E402
+from feedback.queue import record_verdict, verified_feedback  # noqa: E402
 from feedback.reviewers import add_reviewer  # noqa: E402
 from feedback_helpers import row, scored_items  # noqa: E402
 from jobs.retrain.feedback_clips import load_feedback_clips  # noqa: E402
-from jobs.score.storage import S3Options  # noqa: E402
+from voxguard.storage import StorageOptions  # noqa: E402
 from jobs.train.config import TrainJobConfig, TrainResult  # noqa: E402
 from jobs.train.trainer import train  # noqa: E402
 from siamese.package import ModelPackage  # noqa: E402
@@ -72,7 +72,8 @@ def _feedback_split(root: Path, seed: int) -> tuple[list[str], list[str]]:
         for item_id in ids.values():
             record_verdict(s, item_id, "lead", "bonafide")
     with session_scope(factory) as s:
-        clips = load_feedback_clips(s, tiny_model_config().audio, S3Options(), holdback_fraction=0.3, seed=seed)
+        verdicts = verified_feedback(s)
+    clips = load_feedback_clips(verdicts, tiny_model_config().audio, StorageOptions(), holdback_fraction=0.3, seed=seed)
     assert not clips.skipped
 
     def names(part: ClipSet) -> list[str]:

@@ -33,6 +33,13 @@ class NotFound(UserError, LookupError):
     """A named thing does not exist (a model version, a reviewer, a job)."""
 
 
+class Forbidden(UserError):
+    """The acting account may not do this (disabled, or its role lacks the right).
+
+    Not `PermissionError`: that is an `OSError`, which callers catch for file-system failures.
+    """
+
+
 class OutputExists(UserError, FileExistsError):
     """The output already holds results and the user said neither resume nor overwrite."""
 

@@ -9,14 +9,16 @@ import streamlit as st
 
 from dashboard import charts, launcher
 from dashboard.auth import User
-from dashboard.context import db, db_url, settings
+from dashboard.context import db, db_url, sessions, settings
 from dashboard.safe import md
 from feedback.audit import audit
 from feedback.queue.bulk import DEFAULT_MIN_CONFIDENCE, bulk_confirm_spoofs, confident_spoofs
 from feedback.queue.jobs import job_score_labels, job_score_medians, job_scores, list_jobs
 from feedback.registry import list_versions, production
-from jobs.score.storage import filesystem, list_parts, read_parts
+from voxguard.errors import VoxguardError
 from voxguard.roots import AccessDenied
+from voxguard.storage import filesystem
+from voxguard.storage.parts import list_parts, read_parts
 
 RESULT_COLUMNS = ["uri", "label", "score", "prob_bonafide", "confidence", "flagged", "duration_s", "error"]
 PAGE_ROWS = 100
@@ -49,7 +51,7 @@ with db() as session:
 models = {f"{v.version} ({v.status})": v.artefact_uri for v in versions}
 models.setdefault(f"default package ({cfg.model_path.name})", str(cfg.model_path))
 default_model = next((k for k in models if prod and k.startswith(prod.version + " ")), next(iter(models)))
-address = launcher.cluster_address(cfg.ray_address)
+address = launcher.cluster_address(cfg.ray_address, cfg.data_dir)
 
 if not user.can_run_jobs:
     st.caption("Only operators and admins can submit scoring jobs.")
@@ -68,15 +70,15 @@ else:
             model_key = st.selectbox("Model", list(models), index=list(models).index(default_model), key="jobs_model")
             st.caption(f"Runs on the Ray cluster at {address}" if address else
                        "Runs as a background process on the dashboard's machine (set VOXGUARD_RAY_ADDRESS "
-                       "to an http:// Ray dashboard URL to submit to a cluster).")
+                       "to the cluster's address to submit to it, as `voxguard submit` does).")
             go = st.form_submit_button("Submit", type="primary")
         if go:
             try:
                 launch = launcher.launch_scoring(
                     source.strip(), dest.strip() or str(cfg.data_dir / "results" / job_id.strip()), models[model_key],
-                    job_id.strip(), db_url=db_url(), data_dir=cfg.data_dir, actor=user.username, address=address,
-                    settings=cfg)
-            except (ValueError, FileExistsError, AccessDenied) as exc:
+                    job_id.strip(), db_url=db_url(), sessions=sessions(), data_dir=cfg.data_dir, actor=user.username,
+                    address=address, source_roots=cfg.allowed_source_roots(), output_roots=cfg.allowed_output_roots())
+            except (VoxguardError, AccessDenied) as exc:  # the user's mistake: say it, in their words
                 st.error(md(exc))
             except Exception as exc:  # cluster refused, binary missing...: show it, keep the page alive
                 st.error(f"Could not start the job: {type(exc).__name__}: {md(exc)}")

@@ -70,7 +70,7 @@ def _matching(url: str, filters: QueueFilter) -> int:
 @st.cache_data(max_entries=16, show_spinner=False)
 def _audio_bytes(uri: str) -> bytes:
     # Cached per server: re-renders (verdict clicks, segment picks) do not re-download.
-    return audio.fetch_audio(uri, settings())
+    return audio.fetch_audio(uri, cfg.allowed_source_roots(), cfg.storage_options, cfg.max_file_bytes)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -349,7 +349,7 @@ with right:
     changed = False  # the audio at the path is not what was scored: not played, no verdict
     try:
         data = _audio_bytes(row.uri)
-        if audio.fingerprint_matches(data, fingerprint, row.uri, settings()) is False:
+        if audio.fingerprint_matches(data, fingerprint, row.uri, cfg.storage_options) is False:
             changed, data = True, None
             st.error("The audio at this path changed since it was scored (fingerprint mismatch): "
                      "it is not played and no verdict can be recorded. Re-score the clip first.")

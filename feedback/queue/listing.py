@@ -15,6 +15,8 @@ from sqlalchemy import exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from feedback.models import ITEM_OPEN, Clip, Review, ReviewItem, Score, ScoringJob
+from voxguard.errors import InputError
+
 
 @dataclass(frozen=True)
 class QueueFilter:
@@ -87,7 +89,7 @@ def list_queue(
     elif sort == "oldest":
         order = (ReviewItem.id.asc(),)
     else:
-        raise ValueError(f"unknown sort {sort!r} (priority, newest, oldest)")
+        raise InputError(f"unknown sort {sort!r} (priority, newest, oldest)")
 
     n_reviews = (select(func.count()).where(Review.item_id == ReviewItem.id)
                  .correlate(ReviewItem).scalar_subquery())
@@ -156,7 +158,7 @@ def _decode_cursor(cursor: str) -> tuple[float, int]:
         p, i = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         return float(p), int(i)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError("invalid queue cursor") from exc
+        raise InputError("invalid queue cursor") from exc
 
 
 def item_for_clip(session: Session, uri: str, model_version: str | None = None) -> ReviewItem | None:

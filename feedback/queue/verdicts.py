@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from feedback.audit import audit
 from feedback.models import ITEM_DECIDED, ITEM_OPEN, VERDICTS, RetrainPolicy, Review, ReviewItem, utcnow
 from feedback.reviewers import is_disabled, roles_of
+from voxguard.errors import Forbidden, InputError, NotFound
 
 DEFINITIVE = ("bonafide", "spoof")
 LEAD_ROLES = ("lead", "admin")
@@ -88,16 +89,17 @@ def record_verdict(
 
     The review row is always kept. `expected_version` is the item version the
     reviewer saw; when it is older, the verdict still counts and `stale=True`
-    tells the UI that someone else acted meanwhile. A disabled account raises PermissionError.
+    tells the UI that someone else acted meanwhile. A disabled account raises `Forbidden`, an unknown
+    verdict `InputError`, a missing item `NotFound` (one line each in the CLI).
     """
     if verdict not in VERDICTS:
-        raise ValueError(f"verdict must be one of {VERDICTS}, not {verdict!r}")
+        raise InputError(f"verdict must be one of {VERDICTS}, not {verdict!r}")
     if is_disabled(session, reviewer):
-        raise PermissionError(f"reviewer {reviewer!r} is disabled")
+        raise Forbidden(f"reviewer {reviewer!r} is disabled (`voxguard review reviewers enable {reviewer}`)")
     now = now or utcnow()
     item = session.get(ReviewItem, item_id)
     if item is None:
-        raise LookupError(f"no review item {item_id}")
+        raise NotFound(f"no review item {item_id}")
     review = Review(item_id=item_id, clip_id=item.clip_id, reviewer=reviewer, verdict=verdict,
                     note=note, created_at=now)
     session.add(review)

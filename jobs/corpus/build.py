@@ -25,8 +25,8 @@ MANIFEST_COLUMNS = (
 
 
 def _ensure_ray(config: CorpusConfig):  # noqa: ANN202 - returns the ray module
-    """Join the cluster (`config.ray_address`, else VOXGUARD_RAY_ADDRESS / RAY_ADDRESS,
-    with token auth) or start a local Ray: the same start-up as every other job."""
+    """Join the cluster (`config.ray_address`, which `voxguard corpus` fills from VOXGUARD_RAY_ADDRESS,
+    else Ray's RAY_ADDRESS; with token auth) or start a local Ray: the same start-up as every other job."""
     import ray
 
     from cluster.local import init_ray

@@ -1,20 +1,24 @@
-"""Verified reviewer feedback as training clips, split into train and held-back parts."""
+"""Verified reviewer feedback as training clips, split into train and held-back parts.
+
+The caller reads the verdict rows (`feedback.queue.verified_feedback`) and closes its session
+before calling `load_feedback_clips`: decoding every clip takes a while, and an open session would
+hold the database (on SQLite, a write lock) for all of it.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from sqlalchemy.orm import Session
-
-from feedback.queue import verified_feedback
-from jobs.score.storage import S3Options, read_bytes
 from siamese.audio import decode_audio
 from siamese.config import AudioConfig
 from siamese.errors import AudioError
 from siamese.training import ClipSet
+from voxguard.storage import StorageOptions, read_bytes
 
 
 @dataclass
@@ -40,16 +44,17 @@ def _holdback_order(waveform: np.ndarray, seed: int) -> str:
 
 
 def load_feedback_clips(
-    session: Session,
+    verdicts: Iterable[tuple[str, str, Any]],
     audio: AudioConfig,
-    s3: S3Options,
+    s3: StorageOptions,
     holdback_fraction: float = 0.3,
     min_heldback: int = 2,
     seed: int = 0,
 ) -> FeedbackClips:
-    """Decode every clip with a definitive final verdict (latest verdict per URI wins)."""
+    """Decode every clip of `verdicts` ((uri, final verdict, decided_at) rows, oldest first: the latest
+    verdict per URI wins); a clip that cannot be read is listed in `skipped`, not dropped silently."""
     latest: dict[str, str] = {}
-    for uri, verdict, _ in verified_feedback(session):
+    for uri, verdict, _ in verdicts:
         latest[uri] = verdict
     clips: list[tuple[str, np.ndarray, int]] = []
     skipped = []

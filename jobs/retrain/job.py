@@ -6,15 +6,20 @@ Steps, each recorded on the `RetrainRun` row:
    the bundled sample set with a warning); a `PreconditionError` is one line;
 1. champion = the registry's production model (the bundled model is registered
    as production the first time, so there is always something to roll back to);
-2. feedback = verified reviewer verdicts, decoded; a stable part is held back;
+2. feedback = verified reviewer verdicts, read in a short session and decoded after it
+   is closed (decoding holds no database lock); a stable part is held back;
 3. challenger = the champion fine-tuned (Ray Train) on the base data plus the
    feedback clips, weighted so that a few dozen clips matter; its last epoch's
    weights are kept (same `seed`, same feedback: same challenger); each epoch
    is reported (loss, dev EER, ETA) and heart-beats the run;
 4. gate (`feedback.gate`): not worse on the fixed gate set (the manifest's test
-   split), better on the held-back feedback;
-5. the challenger is registered as a candidate and, if the gate agrees, promoted
-   in one transaction. A crash before that leaves the champion serving.
+   split, at most `max_gate_clips`: the split the challenger's card is evaluated on,
+   so the challenger's scores of it are reused, not computed twice), better on the
+   held-back feedback;
+5. the challenger is registered as a candidate and, if the gate agrees, promoted,
+   in one transaction (`record_challenger`): a crash before or during it leaves the
+   champion serving and no half-recorded challenger.
+The champion package is read once on the driver and handed to the trainer.
 The outcome (or the failure) is also sent as a `retrain.finished` / `retrain.failed` alert.
 """
 
@@ -25,7 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -43,7 +48,7 @@ from siamese.calibration import decision_rule
 from siamese.package import ModelPackage
 from siamese.training import ClipSet, clip_scores
 from voxguard.errors import UserError, VoxguardError
-from voxguard.settings import Settings
+from voxguard.storage import StorageOptions
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +56,25 @@ log = logging.getLogger(__name__)
 # (that many held back, as many to learn from).
 MIN_HELDBACK = 2
 MIN_FEEDBACK = 2 * MIN_HELDBACK
+
+
+class RetrainSettings(Protocol):
+    """What a retraining reads from the command's settings (`voxguard.settings.Settings` fits).
+
+    A protocol: `jobs` never imports the settings module; `voxguard retrain` reads the
+    configuration once and passes it down.
+    """
+
+    @property
+    def database_url(self) -> str: ...  # when no session factory is passed
+    @property
+    def data_dir(self) -> Path: ...  # decoded-clip cache, run folders, challenger packages
+    @property
+    def model_path(self) -> Path: ...  # the champion when the registry has none
+    @property
+    def ray_address(self) -> str: ...  # the cluster the fine-tuning runs on
+    @property
+    def storage_options(self) -> StorageOptions: ...  # object store of s3:// clips and packages
 
 
 class PreconditionError(UserError):
@@ -70,7 +94,7 @@ class RetrainConfig:
     num_workers: int = 1
     use_gpu: bool = False
     gate_tolerance: float = 0.01
-    # Cap on gate-set clips (None: the whole test split).
+    # Cap on gate-set clips (None: the whole test split), class-balanced; also caps the challenger card's test split.
     max_gate_clips: int | None = 400
     seed: int = 0
     # Batches per epoch (None: one pass over the training clips); small values make a quick trial run.
@@ -91,7 +115,7 @@ class RetrainOutcome:
     wall_s: float = 0.0
 
 
-def run_retraining(config: RetrainConfig, settings: Settings | None = None,
+def run_retraining(config: RetrainConfig, settings: RetrainSettings,
                    report: Callable[[str], None] | None = None, sessions: Any = None) -> RetrainOutcome:
     """Run one retraining (see module docstring); the run row ends succeeded or failed.
 
@@ -99,7 +123,6 @@ def run_retraining(config: RetrainConfig, settings: Settings | None = None,
     dev EER and ETA, the gate); None keeps the job quiet apart from logging.
     `sessions`: the command's session factory (its one engine; `voxguard.context`), else one on the settings' URL.
     """
-    settings = settings or Settings.from_env()
     say = report or (lambda line: log.info("%s", line))
     factory = sessions if sessions is not None else session_factory(settings.database_url)
     with session_scope(factory) as session:
@@ -147,7 +170,7 @@ class Preflight:
                 f"base data: {self.base.describe()}")
 
 
-def preflight(config: RetrainConfig, settings: Settings, factory: Any) -> Preflight:
+def preflight(config: RetrainConfig, settings: RetrainSettings, factory: Any) -> Preflight:
     """Check the preconditions (enough verified feedback, base data present); one-line `PreconditionError`."""
     with session_scope(factory) as session:
         feedback_uris = {uri for uri, _, _ in verified_feedback(session)}
@@ -177,20 +200,22 @@ def _check_manifest(path: Path) -> None:
             raise PreconditionError(f"the base training manifest {path} has no {split} rows of both classes")
 
 
-def _retrain(config: RetrainConfig, settings: Settings, factory: Any, ready: Preflight,
+def _retrain(config: RetrainConfig, settings: RetrainSettings, factory: Any, ready: Preflight,
              say: Callable[[str], None]) -> RetrainOutcome:
     from jobs.train.config import TrainJobConfig
+    from jobs.train.data import rows_to_clipset
     from jobs.train.trainer import train
 
     started = time.monotonic()
     champion_path, champion, manifest = ready.champion_path, ready.champion, ready.base.manifest
     s3 = settings.storage_options
     with session_scope(factory) as session:
-        feedback = load_feedback_clips(
-            session, champion.config.audio, s3, config.holdback_fraction, min_heldback=MIN_HELDBACK,
-            seed=config.seed,
-        )
+        verdicts = verified_feedback(session)
         runs.heartbeat(session, config.run_id)
+    # Decoded after the session is closed: no database lock is held while the clips are read.
+    feedback = load_feedback_clips(
+        verdicts, champion.config.audio, s3, config.holdback_fraction, min_heldback=MIN_HELDBACK, seed=config.seed,
+    )
     for skipped in feedback.skipped:
         say(f"feedback clip skipped: {skipped}")
     if len(feedback.heldback) < MIN_HELDBACK or not len(feedback.train):
@@ -212,6 +237,7 @@ def _retrain(config: RetrainConfig, settings: Settings, factory: Any, ready: Pre
             extra_weight=config.feedback_weight,
             epochs=config.epochs,
             batches_per_epoch=config.batches_per_epoch,
+            max_test_clips=config.max_gate_clips,  # the card's test split is the gate set
             # The last epoch's weights, all epochs run: the corpus dev split knows nothing of the
             # feedback, so picking (or stopping at) its best epoch often kept the first, warm-up
             # epoch and dropped what the feedback taught. The gate below is the model selection.
@@ -229,36 +255,25 @@ def _retrain(config: RetrainConfig, settings: Settings, factory: Any, ready: Pre
             storage_options=s3,
             verbose=False,
             progress=progress,
-        )
+        ),
+        init=champion,  # read once, in preflight
     )
     challenger_path = out_dir / f"{result.version}.vxpkg"
     Path(result.package_path).replace(challenger_path)
-    challenger = ModelPackage.load(challenger_path)
+    challenger = result.package if result.package is not None else ModelPackage.load(challenger_path)
     _heartbeat(factory, config.run_id)
 
-    say("gate: scoring champion and challenger on the gate set and the held-back feedback")
-    gate_set = _gate_set(Path(manifest), champion, config, cache_dir)
+    say("gate: scoring the champion on the gate set, both models on the held-back feedback")
+    gate_set = rows_to_clipset(result.test_rows)  # the rows the challenger's test card was computed on
     decision = gate.decide(
         _evidence(champion, gate_set, feedback.heldback),
-        _evidence(challenger, gate_set, feedback.heldback),
+        _evidence(challenger, gate_set, feedback.heldback, gate_scores=result.test_scores),
         tolerance=config.gate_tolerance,
         min_heldback=MIN_HELDBACK,
     )
     log.info("gate: %s", decision.reason)
-    with session_scope(factory) as session:
-        registry.register_candidate(
-            session,
-            challenger.version,
-            str(challenger_path),
-            threshold=challenger.operating_point.threshold,
-            metrics={**challenger.metrics,
-                     "operating_point": decision_rule(challenger.calibration, challenger.operating_point)},
-            parent=champion.version,
-            actor=f"retrain-run:{config.run_id}",
-        )
-    if decision.promote:
-        with session_scope(factory) as session:
-            registry.promote(session, challenger.version, actor=f"retrain-run:{config.run_id}")
+    record_challenger(factory, challenger, challenger_path, champion.version, decision.promote,
+                      actor=f"retrain-run:{config.run_id}")
     return RetrainOutcome(
         run_id=config.run_id,
         champion=champion.version,
@@ -271,12 +286,34 @@ def _retrain(config: RetrainConfig, settings: Settings, factory: Any, ready: Pre
     )
 
 
+def record_challenger(factory: Any, challenger: ModelPackage, path: Path, champion_version: str, promote: bool,
+                      actor: str, on_step: Callable[[str], None] | None = None) -> None:
+    """Register the challenger as a candidate and, if `promote`, make it production: one transaction.
+
+    Either both are committed or neither: a failure while promoting (`on_step` is the registry's hook,
+    where a test injects one) rolls the registration back too, and the champion keeps serving.
+    """
+    with session_scope(factory) as session:
+        registry.register_candidate(
+            session,
+            challenger.version,
+            str(path),
+            threshold=challenger.operating_point.threshold,
+            metrics={**challenger.metrics,
+                     "operating_point": decision_rule(challenger.calibration, challenger.operating_point)},
+            parent=champion_version,
+            actor=actor,
+        )
+        if promote:
+            registry.promote(session, challenger.version, actor=actor, on_step=on_step)
+
+
 def _heartbeat(factory: Any, run_id: int) -> None:
     with session_scope(factory) as session:
         runs.heartbeat(session, run_id)
 
 
-def _champion(settings: Settings, factory: Any) -> tuple[Path, ModelPackage]:
+def _champion(settings: RetrainSettings, factory: Any) -> tuple[Path, ModelPackage]:
     """The production package; registers the bundled model as production if none is."""
     uri = production_artefact(factory.kw["bind"])  # the run's engine, not a second one
     if uri is None:
@@ -296,23 +333,13 @@ def _champion(settings: Settings, factory: Any) -> tuple[Path, ModelPackage]:
     return path, ModelPackage.load(path)
 
 
-def _gate_set(manifest: Path, champion: ModelPackage, config: RetrainConfig, cache_dir: Path) -> ClipSet:
-    """The fixed gate set: the manifest's test split (never trained on), decoded once."""
-    from jobs.train.data import decode_to_cache, eval_rows, rows_to_clipset
-    from jobs.train.manifest import load_manifest
-
-    frame = load_manifest(manifest)
-    rows = eval_rows(frame, "test")
-    if config.max_gate_clips is not None and len(rows) > config.max_gate_clips:
-        rows = rows.sample(n=config.max_gate_clips, random_state=config.seed)
-    rows, _ = decode_to_cache(rows.reset_index(drop=True), cache_dir, champion.config.audio)
-    return rows_to_clipset(rows)
-
-
-def _evidence(package: ModelPackage, gate_set: ClipSet, heldback: ClipSet) -> gate.ModelEvidence:
+def _evidence(package: ModelPackage, gate_set: ClipSet, heldback: ClipSet,
+              gate_scores: np.ndarray | None = None) -> gate.ModelEvidence:
+    """The package's scores of the gate set (`gate_scores` when already computed) and of the held-back clips."""
     network = package.build_network()
     device = torch.device("cpu")
-    gate_scores = clip_scores(network, gate_set, device)
+    if gate_scores is None or len(gate_scores) != len(gate_set):
+        gate_scores = clip_scores(network, gate_set, device)
     held_scores = clip_scores(network, heldback, device) if len(heldback) else np.zeros(0)
     return gate.ModelEvidence(
         gate_scores=gate_scores,

@@ -37,14 +37,16 @@ from jobs.score.progress import Progress
 from jobs.score.resume import DoneIndex, drop_transient_errors, load_done
 from jobs.score.sources import iter_objects
 from jobs.score.stages import ClipScorer, PieceScorer, decode_batch
-from jobs.score.storage import S3Options, check_writable, filesystem, list_parts, write_part
+from voxguard.storage import StorageOptions
+from voxguard.storage import filesystem
+from voxguard.storage.parts import check_writable, list_parts, write_part
 from jobs.score.summary import JobStats
 from siamese.engines import ENGINES, onnx_artefact
 from siamese.package import ModelPackage
 from siamese.verdict import VerdictRule
 from voxguard.errors import ConfigError, OutputExists
 from voxguard.roots import parse_roots
-from voxguard.settings import Settings
+from jobs.score.config import ScoringSettings
 
 OnRows = Callable[[list[dict[str, Any]]], None]
 # URIs per input block: small blocks keep several decode tasks busy and bound what is in flight.
@@ -76,7 +78,7 @@ def run_scoring(
     dest: str,
     model: str | Path | ModelPackage | None = None,
     *,
-    settings: Settings | None = None,
+    settings: ScoringSettings,
     resume: bool = False,
     overwrite: bool = False,
     limit: int | None = None,
@@ -120,7 +122,6 @@ def run_scoring(
     Raises FileExistsError when `dest` already holds parts and neither `resume`
     nor `overwrite` is set.
     """
-    settings = settings or Settings.from_env()
     default_progress = progress is None
     progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     s3 = settings.storage_options
@@ -199,8 +200,8 @@ def run_scoring(
 def _score_items(
     items: list[dict[str, Any]],
     package: ModelPackage,
-    settings: Settings,
-    s3: S3Options,
+    settings: ScoringSettings,
+    s3: StorageOptions,
     batch_size: int,
     num_actors: int | None,
     gpus_per_actor: float | None,
@@ -318,7 +319,7 @@ def _write_rows(
     package: ModelPackage,
     job_id: str,
     fs,  # type: ignore[no-untyped-def]
-    s3: S3Options,
+    s3: StorageOptions,
     dest_path: str,
     part_size: int,
     stats: JobStats,

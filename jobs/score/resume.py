@@ -1,7 +1,7 @@
 """Resuming: what DEST already holds, and whether a listed object is done.
 
 Ray Data has no job checkpointing, so the output is the checkpoint: parts are
-written atomically (see `storage.write_part`), hence a part is either fully
+written atomically (see `voxguard.storage.parts.write_part`), hence a part is either fully
 there or absent, and every row in DEST is final. An object is done when DEST
 has a row with its uri, the same fingerprint and the same model version.
 
@@ -24,7 +24,10 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from jobs.score.sources import SourceObject
-from jobs.score.storage import S3Options, is_s3, open_regular, read_parts, write_part
+from voxguard.storage import StorageOptions
+from voxguard.storage.local import open_regular
+from voxguard.storage.parts import read_parts, write_part
+from voxguard.storage.s3 import is_s3
 
 TRANSIENT_ERRORS = ("unreadable", "timeout")  # timeout: a decode past its limit (load, or hostile)
 
@@ -70,7 +73,7 @@ def load_done(fs: pafs.FileSystem, parts: list[str], model_version: str) -> Done
 
 
 def drop_transient_errors(fs: pafs.FileSystem, parts: list[str], model_version: str,
-                          options: S3Options | None = None) -> tuple[list[str], int]:
+                          options: StorageOptions | None = None) -> tuple[list[str], int]:
     """Remove `model_version`'s transient error rows from `parts`; returns (remaining parts, rows removed)."""
     remaining, removed = [], 0
     for part in parts:

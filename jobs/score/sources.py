@@ -38,9 +38,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from jobs.score.storage import S3Options, file_kind, filesystem, is_s3, s3_client, split_s3
 from voxguard.errors import InputError, InputNotFound
 from voxguard.roots import is_within
+from voxguard.storage import StorageOptions, filesystem
+from voxguard.storage.local import file_kind
+from voxguard.storage.s3 import is_s3, s3_client, split_s3
 
 MANIFEST_SUFFIXES = (".csv", ".parquet")
 
@@ -57,7 +59,7 @@ class SourceObject:
 
 
 def iter_objects(
-    source: str, options: S3Options | None = None, roots: Sequence[str] | None = None,
+    source: str, options: StorageOptions | None = None, roots: Sequence[str] | None = None,
     skipped: Counter | None = None,
 ) -> Iterator[SourceObject]:
     """Yield the objects of `source` (see module docstring), without holding the whole listing.
@@ -65,7 +67,7 @@ def iter_objects(
     `roots`: when given, objects outside them become `outside_roots` error rows.
     `skipped`: counts manifest rows that name no new object (blank, repeated).
     """
-    objects = _iter_source(source, options or S3Options(), skipped)
+    objects = _iter_source(source, options or StorageOptions(), skipped)
     if not roots:
         yield from objects
         return
@@ -75,7 +77,7 @@ def iter_objects(
         yield obj
 
 
-def _iter_source(source: str, options: S3Options, skipped: Counter | None) -> Iterator[SourceObject]:
+def _iter_source(source: str, options: StorageOptions, skipped: Counter | None) -> Iterator[SourceObject]:
     if source.lower().endswith(MANIFEST_SUFFIXES) and (is_s3(source) or Path(source).is_file()):
         yield from _iter_manifest(source, options, skipped)
     elif is_s3(source):
@@ -145,7 +147,7 @@ def _iter_folder(root: str) -> Iterator[SourceObject]:
                            error=f"unreadable: cannot list folder ({error.strerror or error})")
 
 
-def _iter_s3_prefix(source: str, options: S3Options) -> Iterator[SourceObject]:
+def _iter_s3_prefix(source: str, options: StorageOptions) -> Iterator[SourceObject]:
     bucket, prefix = split_s3(source)
     paginator = s3_client(options).get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
@@ -160,7 +162,7 @@ def _iter_s3_prefix(source: str, options: S3Options) -> Iterator[SourceObject]:
             )
 
 
-def _iter_manifest(manifest: str, options: S3Options, skipped: Counter | None = None) -> Iterator[SourceObject]:
+def _iter_manifest(manifest: str, options: StorageOptions, skipped: Counter | None = None) -> Iterator[SourceObject]:
     """Objects named by a manifest, each once: blank rows and repeats are counted in `skipped`, not scored."""
     base = None if is_s3(manifest) else Path(manifest).resolve().parent
     seen: set[str] = set()
@@ -180,7 +182,7 @@ def _iter_manifest(manifest: str, options: S3Options, skipped: Counter | None = 
         yield _head_s3(uri, options) if is_s3(uri) else _stat_local(uri)
 
 
-def _manifest_uris(manifest: str, options: S3Options) -> Iterator[str]:
+def _manifest_uris(manifest: str, options: StorageOptions) -> Iterator[str]:
     fs, path = filesystem(manifest, options) if is_s3(manifest) else (None, manifest)
     if manifest.lower().endswith(".parquet"):
         parquet = pq.ParquetFile(fs.open_input_file(path) if fs else path)
@@ -200,7 +202,7 @@ def _manifest_uris(manifest: str, options: S3Options) -> Iterator[str]:
             yield row[column] if len(row) > column else ""
 
 
-def _head_s3(uri: str, options: S3Options) -> SourceObject:
+def _head_s3(uri: str, options: StorageOptions) -> SourceObject:
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, key = split_s3(uri)

@@ -26,7 +26,8 @@ from siamese.config import AudioConfig
 from siamese.errors import AudioError, TooLarge
 from siamese.windowing import pad_window, plan_pieces
 
-from jobs.score.storage import NotRegularFile, ObjectTooLarge, S3Options, read_object
+from voxguard.storage import NotRegularFile, ObjectTooLarge, read_object
+from voxguard.storage import StorageOptions
 from jobs.score.timeouts import DecodeTimeout, call_with_timeout
 
 # Columns of the rows between the stages (one row per piece of a clip).
@@ -83,7 +84,7 @@ def cut_pieces(waveform: np.ndarray, audio: AudioConfig, windows_per_piece: int)
 def decode_batch(
     batch: pa.Table,
     audio: dict[str, Any],
-    s3: S3Options,
+    s3: StorageOptions,
     max_file_bytes: int,
     max_duration_s: float | None,
     windows_per_piece: int,
@@ -100,7 +101,7 @@ def decode_batch(
 def decode_item(
     item: dict[str, Any],
     config: AudioConfig,
-    s3: S3Options,
+    s3: StorageOptions,
     max_file_bytes: int,
     max_duration_s: float | None,
     windows_per_piece: int,

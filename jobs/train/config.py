@@ -5,11 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from siamese.config import ModelConfig
 from siamese.training import ClipSet, TrainConfig
 from voxguard.storage import StorageOptions
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from siamese.package import ModelPackage
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,3 +84,8 @@ class TrainResult:
     resumed_from_epoch: int | None
     wall_s: float
     run_dir: str
+    # The package itself (so the caller does not read back the file just written), the test-split rows
+    # it was evaluated on and its scores of them, in that order (the retraining gate reuses them).
+    package: ModelPackage | None = field(default=None, repr=False, compare=False)
+    test_rows: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    test_scores: np.ndarray | None = field(default=None, repr=False, compare=False)

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -35,7 +36,7 @@ from jobs.train.manifest import load_manifest
 from jobs.train.report import card_markdown
 from siamese.network import SiameseNetwork
 from siamese.package import ModelPackage
-from siamese.training import TrainConfig, evaluate, fit_mahalanobis, package_model
+from siamese.training import TrainConfig, clip_scores, evaluate, fit_mahalanobis, metrics_from_scores, package_model
 
 ROW_FIELDS = ("clip_id", "cache", "label", "group", "generator")
 
@@ -46,8 +47,8 @@ def _log(config: TrainJobConfig, message: str) -> None:
 
 
 def _ensure_ray(config: TrainJobConfig) -> None:
-    """Join the cluster (`config.ray_address`, else VOXGUARD_RAY_ADDRESS / RAY_ADDRESS,
-    with token auth) or start a local Ray: the same start-up as every other job."""
+    """Join the cluster (`config.ray_address`, which `voxguard train` fills from VOXGUARD_RAY_ADDRESS,
+    else Ray's RAY_ADDRESS; with token auth) or start a local Ray: the same start-up as every other job."""
     from cluster.local import init_ray
 
     # Local: enough logical CPUs for every worker plus Ray Data / decode tasks.
@@ -72,9 +73,17 @@ def _cap(rows: pd.DataFrame, limit: int | None, seed: int) -> pd.DataFrame:
     return pd.concat(parts).reset_index(drop=True)
 
 
-def prepare_data(config: TrainJobConfig) -> dict[str, pd.DataFrame]:
-    """Manifest rows of train/dev/test (+ devset) with decoded caches."""
-    model = _model_config(config)
+def init_package(config: TrainJobConfig, loaded: ModelPackage | None = None) -> ModelPackage | None:
+    """The `--init` package, read once per run: `loaded` when the caller already holds it (the retraining
+    job's champion), else read from `config.init`; None when the run starts from random weights."""
+    if loaded is not None or config.init is None:
+        return loaded
+    return ModelPackage.load(config.init)
+
+
+def prepare_data(config: TrainJobConfig, init: ModelPackage | None = None) -> dict[str, pd.DataFrame]:
+    """Manifest rows of train/dev/test (+ devset) with decoded caches (`init`: see `init_package`)."""
+    model = _model_config(config, init_package(config, init))
     frame = load_manifest(config.manifest)
     frame, report = decode_to_cache(frame, Path(config.cache_dir), model.audio)
     _log(config, f"decoded {report.n_decoded} new clips of {report.n_total} ({report.n_failed} failed)")
@@ -99,11 +108,9 @@ def prepare_data(config: TrainJobConfig) -> dict[str, pd.DataFrame]:
     return out
 
 
-def _model_config(config: TrainJobConfig):
+def _model_config(config: TrainJobConfig, init: ModelPackage | None):
     """The network config: the --init package's (fine-tuning keeps its architecture) or the job's."""
-    if config.init is not None:
-        return ModelPackage.load(config.init).config
-    return config.model
+    return init.config if init is not None else config.model
 
 
 def _optimisation(config: TrainJobConfig) -> TrainConfig:
@@ -111,9 +118,9 @@ def _optimisation(config: TrainJobConfig) -> TrainConfig:
     return TrainConfig(**{f.name: getattr(config, f.name) for f in dataclasses.fields(TrainConfig)})
 
 
-def _loop_config(config: TrainJobConfig, data: dict[str, pd.DataFrame]) -> dict[str, Any]:
+def _loop_config(config: TrainJobConfig, data: dict[str, pd.DataFrame], init: ModelPackage | None) -> dict[str, Any]:
     return {
-        "model": _model_config(config).to_dict(),
+        "model": _model_config(config, init).to_dict(),
         "train": dataclasses.asdict(_optimisation(config)),
         "dev_rows": data["dev"][list(ROW_FIELDS)].to_dict("records"),
         "n_train": len(data["train"]),
@@ -122,8 +129,8 @@ def _loop_config(config: TrainJobConfig, data: dict[str, pd.DataFrame]) -> dict[
     }
 
 
-def run_trainer(config: TrainJobConfig, data: dict[str, pd.DataFrame]):
-    """Fit with Ray Train; returns the `ray.train.Result`."""
+def run_trainer(config: TrainJobConfig, data: dict[str, pd.DataFrame], init: ModelPackage | None = None):
+    """Fit with Ray Train; returns the `ray.train.Result` (`init`: see `init_package`)."""
     import ray.data
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
@@ -134,7 +141,8 @@ def run_trainer(config: TrainJobConfig, data: dict[str, pd.DataFrame]):
     relay = ProgressRelay(config.progress) if config.progress else None
     if not config.resume:
         _delete_run(config)
-    check_resume(config)
+    init = init_package(config, init)
+    check_resume(config, init)
     from voxguard.storage import is_remote
 
     # An object store is handed to Ray Train as a filesystem built on the configured endpoint (a bare
@@ -148,7 +156,7 @@ def run_trainer(config: TrainJobConfig, data: dict[str, pd.DataFrame]):
         resources["GPU"] = config.gpus_per_worker
     trainer = TorchTrainer(
         train_loop,
-        train_loop_config=_loop_config(config, data),
+        train_loop_config=_loop_config(config, data, init),
         scaling_config=ScalingConfig(num_workers=config.num_workers, use_gpu=config.use_gpu, resources_per_worker=resources),
         run_config=RunConfig(
             name=config.name,
@@ -190,11 +198,11 @@ def _delete_run(config: TrainJobConfig) -> None:
         fs.delete_dir(folder)
 
 
-def job_fingerprint(config: TrainJobConfig) -> dict[str, Any]:
+def job_fingerprint(config: TrainJobConfig, init: ModelPackage | None = None) -> dict[str, Any]:
     """What must match for a resume to continue the same run (epochs and patience may change)."""
     return {
         "manifest": str(Path(config.manifest).resolve()),
-        "model": _model_config(config).to_dict(),
+        "model": _model_config(config, init_package(config, init)).to_dict(),
         "objective": config.objective, "batch_size": config.batch_size,
         "batches_per_epoch": config.batches_per_epoch, "lr": config.lr, "weight_decay": config.weight_decay,
         "seed": config.seed, "augmentation": config.augmentation, "init": str(config.init or ""),
@@ -204,7 +212,7 @@ def job_fingerprint(config: TrainJobConfig) -> dict[str, Any]:
     }
 
 
-def check_resume(config: TrainJobConfig) -> None:
+def check_resume(config: TrainJobConfig, init: ModelPackage | None = None) -> None:
     """Refuse to resume a run of the same name that was started with other data or settings.
 
     Without this, `voxguard train` with a new manifest but the default name would
@@ -214,7 +222,7 @@ def check_resume(config: TrainJobConfig) -> None:
 
     fs, root = _storage(config)
     path = f"{root.rstrip('/')}/{config.name}/{JOB_FILE}"
-    current = json.loads(json.dumps(job_fingerprint(config), default=str))
+    current = json.loads(json.dumps(job_fingerprint(config, init), default=str))
     if fs.get_file_info(path).type == pafs.FileType.File:
         with fs.open_input_stream(path) as f:
             previous = json.loads(f.read().decode())
@@ -230,9 +238,15 @@ def check_resume(config: TrainJobConfig) -> None:
         f.write(json.dumps(current, indent=1).encode())
 
 
-def finalise(config: TrainJobConfig, data: dict[str, pd.DataFrame], state: dict[str, Any], wall_s: float) -> ModelPackage:
-    """Best weights -> Mahalanobis fit (if used) -> calibration on dev -> cards on test and devset -> package."""
-    model_config = _model_config(config)
+def finalise(config: TrainJobConfig, data: dict[str, pd.DataFrame], state: dict[str, Any], wall_s: float,
+             init: ModelPackage | None = None) -> tuple[ModelPackage, np.ndarray]:
+    """Best weights -> Mahalanobis fit (if used) -> calibration on dev -> cards on test and devset -> package.
+
+    Also returns the package's scores of the test split (rows `data["test"]`, in order), so a caller that
+    judges the model on that split (the retraining gate) does not score it a second time.
+    """
+    init = init_package(config, init)
+    model_config = _model_config(config, init)
     network = SiameseNetwork(model_config)
     network.load_state_dict(state["best_state"] or state["model"])
     device = torch.device("cpu")
@@ -240,7 +254,7 @@ def finalise(config: TrainJobConfig, data: dict[str, pd.DataFrame], state: dict[
     if model_config.comparison.kind == "mahalanobis":
         fit_mahalanobis(network, rows_to_clipset(data["train"].drop_duplicates("cache")), device)
     dev, test = rows_to_clipset(data["dev"]), rows_to_clipset(data["test"])
-    parent = ModelPackage.load(config.init).version if config.init else None
+    parent = init.version if init is not None else None
     info = {
         "objective": config.objective,
         "manifest": str(config.manifest),
@@ -260,21 +274,29 @@ def finalise(config: TrainJobConfig, data: dict[str, pd.DataFrame], state: dict[
         "extra_weight": config.extra_weight,
         "splits": {k: {"clips": len(v), "generators": sorted(set(v["generator"]))} for k, v in data.items()},
     }
-    pkg = package_model(network, dev, test if len(test) else None, list(data["train"]["clip_id"]), info, device)
+    pkg = package_model(network, dev, None, list(data["train"]["clip_id"]), info, device)
+    test_scores = clip_scores(network, test, device) if len(test) else np.zeros(0)
+    if len(test):
+        pkg.metrics["test"] = metrics_from_scores(test_scores, test, pkg.calibration, pkg.operating_point)
     if "devset" in data and len(data["devset"]):
         devset = rows_to_clipset(data["devset"])
         # Reporting only: calibration and threshold come from the corpus dev split, never from here.
         pkg.metrics["devset"] = evaluate(network, devset, pkg.calibration, pkg.operating_point, device)
-    return pkg
+    return pkg, test_scores
 
 
-def train(config: TrainJobConfig) -> TrainResult:
-    """Run a whole training job; writes the package and its Markdown card (same name, `.md`)."""
+def train(config: TrainJobConfig, init: ModelPackage | None = None) -> TrainResult:
+    """Run a whole training job; writes the package and its Markdown card (same name, `.md`).
+
+    `init`: the package at `config.init` when the caller has already read it (the retraining job's
+    champion); otherwise it is read here, once for the whole run.
+    """
     started = time.time()
     _ensure_ray(config)
-    data = prepare_data(config)
+    init = init_package(config, init)
+    data = prepare_data(config, init)
     _log(config, " ".join(f"{k}={len(v)}" for k, v in data.items()) + " clips")
-    result = run_trainer(config, data)
+    result = run_trainer(config, data, init)
     if result.error is not None:
         raise RuntimeError(f"training failed: {result.error}")
     if result.checkpoint is None:
@@ -282,7 +304,7 @@ def train(config: TrainJobConfig) -> TrainResult:
     with result.checkpoint.as_directory() as folder:
         state = torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=True)
     history = list(state["history"])
-    pkg = finalise(config, data, state, time.time() - started)
+    pkg, test_scores = finalise(config, data, state, time.time() - started, init)
     path = pkg.save(config.out)
     path.with_suffix(".md").write_text(card_markdown(pkg))
     last = result.metrics or {}
@@ -296,4 +318,7 @@ def train(config: TrainJobConfig) -> TrainResult:
         resumed_from_epoch=int(start_epoch) if start_epoch else None,
         wall_s=time.time() - started,
         run_dir=str(_run_dir(config)),
+        package=pkg,
+        test_rows=data["test"][list(ROW_FIELDS)].reset_index(drop=True),
+        test_scores=test_scores,
     )

@@ -16,10 +16,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import soundfile
+
+if TYPE_CHECKING:
+    from voxguard.settings import Settings
 
 # (suffix, sample rate, channels, soundfile format): a mix like a real archive's.
 FORMATS = (("wav", 16000, 1, "WAV"), ("flac", 44100, 2, "FLAC"), ("wav", 48000, 1, "WAV"), ("flac", 22050, 1, "FLAC"))
@@ -241,8 +244,12 @@ def run_bench(
     rounds: int = 1,
     two_stage: bool = True,
     engines: tuple[str, ...] = (),
+    *,
+    settings: Settings,
 ) -> dict[str, Any]:
     """Measure decode-only, naive loop and pipeline on `n_files` clips; optionally memory at `scales`.
+
+    `settings`: the command's, for the pipeline and its Ray (the same as `voxguard score` would use).
 
     With `rounds` > 1 the runs are interleaved (decode, naive, pipeline, decode, ...) and
     each keeps its fastest round: on a shared machine, load from other processes comes
@@ -299,7 +306,7 @@ def run_bench(
     from cluster.local import init_ray
 
     ray_start = time.perf_counter()
-    init_ray()
+    init_ray(settings=settings)
     ray_start_s = time.perf_counter() - ray_start
 
     def pipeline(folder: Path, dest: Path, fused: bool | None = None, engine: str | None = None,
@@ -309,7 +316,7 @@ def run_bench(
             # halfway against what it then took.
             lines: list[tuple[float, str]] = []
             summary = run_scoring(
-                str(folder), str(dest), model, overwrite=True, batch_size=batch_size,
+                str(folder), str(dest), model, settings=settings, overwrite=True, batch_size=batch_size,
                 num_actors=actors if actors is not None else num_actors,
                 progress=lambda line: lines.append((time.monotonic(), line)), progress_every_s=2.0,
                 progress_bar=False, fused=fused, engine=engine,

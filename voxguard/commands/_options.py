@@ -47,3 +47,12 @@ def db_url(args: argparse.Namespace) -> str:
     from voxguard.settings import Settings
 
     return Settings.from_env(db_url=getattr(args, "db_url", None)).database_url
+
+
+def jobs_address(args: argparse.Namespace) -> str:
+    """The Jobs API URL to use: `--address`, else Ray's variables or the head `voxguard cluster up`
+    recorded under the settings' data dir (`cluster.submit.resolve_dashboard_address`)."""
+    from cluster.submit import resolve_dashboard_address
+    from voxguard.settings import Settings
+
+    return resolve_dashboard_address(getattr(args, "address", None), Settings.from_env().data_dir)

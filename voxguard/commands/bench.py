@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     score.add_argument("--rounds", type=int, default=1,
                        help="interleaved rounds; each row keeps its fastest (a shared machine's load varies)")
     score.add_argument("--no-two-stage", action="store_true", help="skip the two-stage pipeline row")
-    score.add_argument("--json", default=None, help="also write the raw numbers to this JSON file")
+    score.add_argument("--json-out", metavar="FILE", default=None,
+                       help="also write the raw numbers to this JSON file (elsewhere --json is a flag that prints JSON)")
     score.add_argument("--engine", action="append", default=[], choices=("int8", "onnx"),
                        help="also run the pipeline with this engine (repeatable)")
     score.set_defaults(func=_bench_score)
@@ -42,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     engines.add_argument("--engines", default="float,int8", help="comma-separated engines (float is the reference)")
     engines.add_argument("--max-clips", type=int, default=None, help="sample this many clips per set")
     engines.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
-    engines.add_argument("--json", default=None, help="also write the raw numbers to this JSON file")
+    engines.add_argument("--json-out", metavar="FILE", default=None,
+                       help="also write the raw numbers to this JSON file (elsewhere --json is a flag that prints JSON)")
     engines.set_defaults(func=_bench_engines)
 
 
@@ -65,14 +67,15 @@ def _bench_score(args: argparse.Namespace) -> int:
         rounds=args.rounds,
         two_stage=not args.no_two_stage,
         engines=tuple(args.engine),
+        settings=ctx.settings,
     )
     table = format_table(result)
     flags = "".join(f" --engine {e}" for e in args.engine) + (f" --memory-scales {args.memory_scales}" if scales else "")
     print(f"`voxguard bench score --files {args.files}{flags}`")
     print()
     print(table)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result, indent=2))
     return 0
 
 
@@ -100,6 +103,6 @@ def _bench_engines(args: argparse.Namespace) -> int:
     print(f"`{command}` (manifest {args.manifest}, devset {args.devset})")
     print()
     print(format_engines(result))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result, indent=2))
     return 0

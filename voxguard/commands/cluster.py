@@ -42,7 +42,7 @@ def _up(args: argparse.Namespace) -> int:
 
     try:
         state = head.start_head(
-            Settings.from_env(),
+            Settings.from_env().data_dir,
             num_cpus=args.num_cpus,
             num_gpus=args.num_gpus,
             port=args.port,
@@ -75,7 +75,7 @@ def describe_head(state) -> list[str]:  # noqa: ANN001 - a cluster.head.HeadStat
 def _down(args: argparse.Namespace) -> int:
     from cluster import head
 
-    stopped = head.stop_head(Settings.from_env())
+    stopped = head.stop_head(Settings.from_env().data_dir)
     print("local head stopped" if stopped else "no local head running")
     return 0
 
@@ -83,7 +83,7 @@ def _down(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from cluster import head
 
-    status = head.head_status(Settings.from_env())
+    status = head.head_status(Settings.from_env().data_dir)
     if args.json:
         print(json.dumps(status, indent=2, default=str))
     elif not status["running"]:

@@ -6,6 +6,11 @@ import argparse
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jobs.corpus import CorpusConfig
+    from voxguard.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,20 +64,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     audit.set_defaults(func=_audit)
 
 
-def _build(args: argparse.Namespace) -> int:
-    from jobs.corpus import CorpusConfig, build_corpus
+def build_config(args: argparse.Namespace, settings: Settings) -> CorpusConfig:
+    """The corpus build's configuration: the flags, and the Ray address from the command's settings."""
+    from jobs.corpus import CorpusConfig
     from jobs.corpus.config import ALL_FAMILIES
-    from voxguard.settings import Settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     families = tuple(f.strip() for f in args.families.split(",")) if args.families else ALL_FAMILIES
-    config = CorpusConfig(
+    return CorpusConfig(
         bonafide=tuple(args.bonafide), spoof=tuple(args.spoof), out=args.out, families=families,
         variants_per_clip=args.variants, seed=args.seed, limit=args.limit,
         tts_per_generator=args.tts_per_generator, hifigan_max=args.hifigan_max,
-        workers=args.workers, ray_address=Settings.from_env().ray_address, run_audit=not args.no_audit,
+        workers=args.workers, ray_address=settings.ray_address, run_audit=not args.no_audit,
     )
-    out = build_corpus(config)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from jobs.corpus import build_corpus
+    from voxguard.settings import Settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    out = build_corpus(build_config(args, Settings.from_env()))
     info = json.loads((out / "build_info.json").read_text())
     print(json.dumps({k: info[k] for k in ("clips", "jobs_run", "jobs_cached", "jobs_failed", "timings_s")}, indent=2))
     print(json.dumps(info["counts"]["split_label"], indent=2))

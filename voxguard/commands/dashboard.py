@@ -79,12 +79,13 @@ def bootstrap_registry(url: str, model_path: Path) -> str | None:
 def _run(args: argparse.Namespace) -> int:
     from voxguard.settings import Settings
 
-    url = args.db_url or Settings.from_env().database_url
+    settings = Settings.from_env(db_url=args.db_url)
+    url = settings.database_url
     if not args.no_upgrade:
         from feedback.db import upgrade
 
         upgrade(url)  # a fresh install gets its tables (and the policy row) before the first page load
-        registered = bootstrap_registry(url, Settings.from_env().model_path)
+        registered = bootstrap_registry(url, settings.model_path)
         if registered:
             print(f"registered the bundled model {registered} as production (the registry was empty)", flush=True)
     env = {**os.environ, "VOXGUARD_DB_URL": url}

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import sys
 
+from voxguard.commands._options import jobs_address
 from voxguard.commands.submit import quiet_ray_logs
 
 
@@ -47,7 +48,7 @@ def _list(args: argparse.Namespace) -> int:
     from cluster import jobs_api
 
     quiet_ray_logs()
-    jobs = jobs_api.list_jobs(args.address)
+    jobs = jobs_api.list_jobs(jobs_address(args))
     if args.json:
         print(json.dumps(jobs, indent=2))
         return 0
@@ -72,10 +73,10 @@ def _status(args: argparse.Namespace) -> int:
 
     quiet_ray_logs()
     if args.wait:
-        status = jobs_api.wait_for_job(args.submission_id, args.address, timeout_s=args.timeout)
+        status = jobs_api.wait_for_job(args.submission_id, jobs_address(args), timeout_s=args.timeout)
         print(status)
         return 0 if status == "SUCCEEDED" else 1
-    info = jobs_api.job_info(args.submission_id, args.address)
+    info = jobs_api.job_info(args.submission_id, jobs_address(args))
     print(info["status"])
     if info["message"]:
         print(info["message"])
@@ -87,9 +88,9 @@ def _logs(args: argparse.Namespace) -> int:
 
     quiet_ray_logs()
     if args.follow:
-        jobs_api.follow_logs(args.submission_id, sys.stdout.write, args.address)
+        jobs_api.follow_logs(args.submission_id, sys.stdout.write, jobs_address(args))
     else:
-        sys.stdout.write(jobs_api.job_logs(args.submission_id, args.address))
+        sys.stdout.write(jobs_api.job_logs(args.submission_id, jobs_address(args)))
     return 0
 
 
@@ -97,6 +98,6 @@ def _stop(args: argparse.Namespace) -> int:
     from cluster import jobs_api
 
     quiet_ray_logs()
-    stopped = jobs_api.stop_job(args.submission_id, args.address)
+    stopped = jobs_api.stop_job(args.submission_id, jobs_address(args))
     print("stop requested" if stopped else "job had already finished")
     return 0

@@ -116,11 +116,7 @@ def _verdict(args: argparse.Namespace) -> int:
         if item is None:
             print(f"no queue item for {args.clip}", file=sys.stderr)
             return 1
-        try:
-            res = record_verdict(s, item.id, args.reviewer, args.verdict, args.note)
-        except PermissionError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
+        res = record_verdict(s, item.id, args.reviewer, args.verdict, args.note)  # Forbidden: one line, exit 2
     print(f"recorded {args.verdict} by {args.reviewer}; item {res.item_id} is {res.status}"
           + (f" (final: {res.final_verdict})" if res.final_verdict else ""))
     return 0

@@ -53,13 +53,14 @@ def _scheduler(args: argparse.Namespace) -> int:
     from voxguard.settings import Settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    url = Settings.from_env(db_url=args.db_url).database_url
-    ray_address = Settings.from_env().ray_address if args.ray_address is None else args.ray_address
+    settings = Settings.from_env(db_url=args.db_url)
+    url = settings.database_url
+    ray_address = settings.ray_address if args.ray_address is None else args.ray_address
     if args.manifest is not None and not args.manifest.exists():
         from voxguard.errors import InputNotFound
 
         raise InputNotFound(f"--manifest {args.manifest} does not exist")
-    launcher = default_launcher(url, ray_address, retrain_argv(args), wait=args.once)
+    launcher = default_launcher(url, ray_address, retrain_argv(args), wait=args.once, data_dir=settings.data_dir)
     run = run_scheduler(url, args.interval, launcher, once=args.once)
     if args.once:
         if run is None:

@@ -98,6 +98,7 @@ def job_arguments(args: list[str], kind: str) -> list[str]:
 def _submit(args: argparse.Namespace) -> int:
     from cluster import jobs_api, submit
     from cluster.runtime_env import build_runtime_env
+    from voxguard.commands._options import jobs_address
 
     job_args = job_arguments(list(args.args), args.kind)
     quiet_ray_logs()
@@ -108,13 +109,12 @@ def _submit(args: argparse.Namespace) -> int:
             raise UserError(f"--env expects KEY=VALUE, got {item!r}")
         env_vars[key] = value
     runtime_env = build_runtime_env(ship_code=not args.no_ship_code, pip=args.pip, env_vars=env_vars)
-    submission_id = submit.submit(
-        args.kind, job_args, args.address, runtime_env, submission_id=args.submission_id
-    )
+    address = jobs_address(args)
+    submission_id = submit.submit(args.kind, job_args, address, runtime_env, submission_id=args.submission_id)
     print(submission_id)
     if not args.wait:
         return 0
-    jobs_api.follow_logs(submission_id, sys.stdout.write, args.address)
-    status = jobs_api.wait_for_job(submission_id, args.address, timeout_s=60)
+    jobs_api.follow_logs(submission_id, sys.stdout.write, address)
+    status = jobs_api.wait_for_job(submission_id, address, timeout_s=60)
     print(f"job {submission_id}: {status}")
     return 0 if status == "SUCCEEDED" else 1

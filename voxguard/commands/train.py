@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from voxguard.settings import REPO_ROOT
+from voxguard.settings import REPO_ROOT, Settings
 from siamese.frontends import kinds as frontend_kinds
+
+if TYPE_CHECKING:
+    from jobs.train.config import TrainJobConfig
 
 # The job config's defaults (`jobs.train.config.TrainJobConfig`), written out so that
 # building the parser does not import torch (`voxguard --help` stays fast);
@@ -92,28 +96,27 @@ def _model(args: argparse.Namespace):
     return model
 
 
-def _storage_options():  # noqa: ANN202 - voxguard.storage.StorageOptions
-    """VOXGUARD_S3_ENDPOINT / VOXGUARD_S3_REGION, for an s3:// --storage-path."""
-    from voxguard.settings import Settings
-
-    return Settings.from_env().storage_options
-
-
-def _run(args: argparse.Namespace) -> int:
+def job_config(args: argparse.Namespace, settings: Settings) -> TrainJobConfig:
+    """The training job's configuration: the flags, and from the command's settings the Ray
+    address (`--ray-address`, else VOXGUARD_RAY_ADDRESS) and the object store of an s3:// --storage-path."""
     from jobs.train.config import TrainJobConfig
-    from jobs.train.trainer import train
 
-    config = TrainJobConfig(
+    return TrainJobConfig(
         manifest=args.manifest, out=args.out, model=_model(args), objective=args.objective,
         epochs=args.epochs, batch_size=args.batch_size, batches_per_epoch=args.batches_per_epoch,
         lr=args.lr, patience=args.patience, seed=args.seed, num_workers=args.num_workers,
         cpus_per_worker=args.cpus_per_worker, use_gpu=args.use_gpu, gpus_per_worker=args.gpus_per_worker,
         storage_path=args.storage_path, name=args.name, resume=args.resume, init=args.init,
         augmentation=not args.no_augmentation, max_dev_clips=args.max_dev_clips, max_test_clips=args.max_test_clips, cache_dir=args.cache_dir,
-        devset=args.devset if args.devset and args.devset.exists() else None, ray_address=args.ray_address,
-        storage_options=_storage_options(),
+        devset=args.devset if args.devset and args.devset.exists() else None,
+        ray_address=args.ray_address or settings.ray_address, storage_options=settings.storage_options,
     )
-    result = train(config)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from jobs.train.trainer import train
+
+    result = train(job_config(args, Settings.from_env()))
     summary = {
         "package": str(result.package_path), "version": result.version,
         "resumed_from_epoch": result.resumed_from_epoch, "wall_s": round(result.wall_s, 1),

@@ -1,6 +1,6 @@
 """Leave-family-out linear probe: which frozen Whisper layer carries evidence that transfers to unseen families?
 
-The CNN's leave-family-out protocol (`jobs.train.families`) costs ~30 min per design on 2 cores, so
+The CNN's leave-family-out protocol (`jobs.evaluate.families`) costs ~30 min per design on 2 cores, so
 choosing a front-end layer by training CNNs is slow. A linear probe answers the narrower question
 cheaply: for each layer (log-mel, conv stem, each transformer block, all layers together) every clean
 clip becomes the mean and standard deviation of that layer over time, once; then for each fold a
@@ -12,7 +12,7 @@ trained on all training rows (reported, never used for a choice).
 A probe that transfers better than the trained CNN says the CNN overfits what it is given, not that the
 features lack the evidence.
 
-Usage: python -m jobs.train.probe_families --manifest var/corpus/manifest.parquet --out var/probe-families
+Usage: python -m jobs.evaluate.probe_families --manifest var/corpus/manifest.parquet --out var/probe-families
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from jobs.train.families import default_folds, fold_frames
-from jobs.train.probe import C_GRID, _waveform, whisper_layer_stats
+from jobs.evaluate.families import default_folds, fold_frames
+from jobs.evaluate.probe import C_GRID, _waveform, whisper_layer_stats
 from siamese.metrics import eer
 
 ALL_LAYERS = "all Whisper layers (concatenated)"

@@ -1,9 +1,8 @@
-"""Parquet parts in and out, for local paths and `s3://` URIs alike.
+"""Parquet parts in and out, for local paths and object-store URIs alike (scoring output, the dashboard's
+job listing, resumption).
 
-Reading objects and picking a filesystem by scheme is `voxguard.storage`'s job
-(re-exported here for the scoring job's modules). Parquet parts are written
-atomically: locally through a hidden temporary file and a rename, on S3 by a
-single upload that only becomes visible once complete.
+Parts are written atomically: locally through a hidden temporary file and a rename, on S3 by a single
+upload that only becomes visible once complete, so a reader sees a whole part or none.
 """
 
 from __future__ import annotations
@@ -15,39 +14,14 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from voxguard import storage
 from voxguard.errors import StorageError
-from voxguard.storage import NotRegularFile, ObjectTooLarge, ReadResult, StorageOptions
-from voxguard.storage.local import file_kind, open_regular
-from voxguard.storage.s3 import STREAM_ATTEMPTS, is_s3, s3_client, split_s3
+from voxguard.storage.base import StorageOptions
+from voxguard.storage.s3 import s3_client
 
-__all__ = [
-    "PART_SUFFIX", "STREAM_ATTEMPTS", "DestinationNotWritable", "NotRegularFile", "ObjectTooLarge", "S3Options",
-    "check_writable", "ensure_dir", "file_kind", "filesystem", "is_s3", "list_parts", "open_regular",
-    "read_bytes", "read_object", "read_parts", "ReadResult", "s3_client", "split_s3", "write_part",
-]
+__all__ = ["PART_SUFFIX", "DestinationNotWritable", "check_writable", "ensure_dir", "list_parts", "read_parts",
+           "write_part"]
 
 PART_SUFFIX = ".parquet"
-
-
-# The scheme-generic parts live in `voxguard.storage` (one backend per URL scheme), shared with
-# training checkpoints, model packages and the dashboard; re-exported here under their old names.
-S3Options = StorageOptions
-
-
-def read_bytes(uri: str, options: S3Options, max_bytes: int | None = None) -> bytes:
-    """Read a whole local file or S3 object (`voxguard.storage.read_bytes`)."""
-    return storage.read_bytes(uri, options, max_bytes)
-
-
-def read_object(uri: str, options: S3Options, max_bytes: int | None = None) -> ReadResult:
-    """A whole object and the version it came from (`voxguard.storage.read_object`)."""
-    return storage.read_object(uri, options, max_bytes)
-
-
-def filesystem(dest: str, options: S3Options) -> tuple[pafs.FileSystem, str]:
-    """A pyarrow filesystem and the path inside it for a local folder or `s3://bucket/prefix`."""
-    return storage.filesystem(dest, options)
 
 
 def ensure_dir(fs: pafs.FileSystem, path: str) -> None:
@@ -60,7 +34,7 @@ class DestinationNotWritable(StorageError, ValueError):
     """DEST cannot take parts (missing bucket, no permission, a file in the way): found before scoring."""
 
 
-def check_writable(fs: pafs.FileSystem, path: str, options: S3Options | None = None) -> None:
+def check_writable(fs: pafs.FileSystem, path: str, options: StorageOptions | None = None) -> None:
     """Create DEST and write and delete a hidden probe there, so a bad DEST fails in one line up front.
 
     Otherwise a missing output bucket is found only when the first part is
@@ -80,7 +54,7 @@ def check_writable(fs: pafs.FileSystem, path: str, options: S3Options | None = N
 
     bucket, _, key = probe.partition("/")
     try:
-        client = s3_client(options or S3Options())
+        client = s3_client(options or StorageOptions())
         client.put_object(Bucket=bucket, Key=key, Body=b"")
         client.delete_object(Bucket=bucket, Key=key)
     except (ClientError, BotoCoreError) as error:
@@ -102,7 +76,7 @@ def list_parts(fs: pafs.FileSystem, path: str) -> list[str]:
     )
 
 
-def write_part(table: pa.Table, fs: pafs.FileSystem, path: str, options: S3Options | None = None) -> None:
+def write_part(table: pa.Table, fs: pafs.FileSystem, path: str, options: StorageOptions | None = None) -> None:
     """Write one Parquet part so that readers see all of it or nothing."""
     if isinstance(fs, pafs.LocalFileSystem):
         folder, name = os.path.split(path)
@@ -122,7 +96,7 @@ def write_part(table: pa.Table, fs: pafs.FileSystem, path: str, options: S3Optio
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
     bucket, _, key = path.partition("/")
-    s3_client(options or S3Options()).put_object(Bucket=bucket, Key=key, Body=sink.getvalue().to_pybytes())
+    s3_client(options or StorageOptions()).put_object(Bucket=bucket, Key=key, Body=sink.getvalue().to_pybytes())
 
 
 def read_parts(fs: pafs.FileSystem, paths: list[str], columns: list[str] | None = None) -> pa.Table:

@@ -10,7 +10,7 @@ diffusion, vocoder copy-synthesis), trains on everything else, and scores
   the same speakers and sentences, which stay out of training with everything else on
   those pages, so no matched pair straddles the split.
 
-Usage: python -m jobs.train.families --manifest var/corpus/all.parquet --out var/eval-families
+Usage: python -m jobs.evaluate.families --manifest var/corpus/all.parquet --out var/eval-families
 (`make eval-families`). Writes `families.md` (the table) and `families.json` (all numbers).
 """
 

@@ -10,7 +10,7 @@ the other offline pretrained candidate.
 A linear probe is a ceiling check, not a product: if no layer separates unseen corpora
 linearly, a small CNN on that layer is unlikely to either.
 
-Usage: python -m jobs.train.probe --manifest var/corpus/manifest.parquet [--resemblyzer]
+Usage: python -m jobs.evaluate.probe --manifest var/corpus/manifest.parquet [--resemblyzer]
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Ablation: short training runs that change one design choice each, scored on the
 cross-corpus devset and the corpus test split; writes a Markdown table.
 
-Usage: python -m jobs.train.ablation --manifest var/corpus/manifest.parquet --out var/ablation
+Usage: python -m jobs.evaluate.ablation --manifest var/corpus/manifest.parquet --out var/ablation
 
 The Mahalanobis variant re-uses the baseline's weights: with the identity
 precision used during training, Mahalanobis scores are exactly twice the

@@ -7,7 +7,7 @@ pairwise AUC of the worst (lowest) segment score: the share of pairs in which th
 clip's worst segment scores below the original's (ties count half). 0.5 = no localisation
 signal, 1.0 = the edit always shows.
 
-Usage: python -m jobs.train.partial --pairs ../shared/harvest/partial.csv --audio-root DIR --model PKG
+Usage: python -m jobs.evaluate.partial --pairs ../shared/harvest/partial.csv --audio-root DIR --model PKG
 (`make eval-partial`). The pairs CSV has path, role (edited | original), pair_id and system.
 """
 
