@@ -104,29 +104,39 @@ def extract_all(table: pd.DataFrame, extractors: list[Extractor]) -> dict[str, n
     return {name: np.stack(v) for name, v in rows.items()}
 
 
-def probe(features: np.ndarray, table: pd.DataFrame) -> dict[str, float]:
-    """Logistic regression on train; C chosen by dev EER; EERs on dev, test and devset."""
+def fit_and_score(x: np.ndarray, bona: np.ndarray, train: np.ndarray, dev: np.ndarray,
+                  targets: dict[str, np.ndarray], max_iter: int = 5000, tol: float = 1e-4) -> dict[str, float]:
+    """Logistic regression on the `train` rows, C chosen by EER on the `dev` rows; EER on each target mask.
+
+    The one probe fit: the split probe below and the leave-family-out probe differ only in which rows
+    they pass.
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
+    z = StandardScaler().fit(x[train]).transform(x)
+    best: tuple[float, float, np.ndarray] | None = None
+    for c in C_GRID:
+        model = LogisticRegression(C=c, max_iter=max_iter, tol=tol, class_weight="balanced").fit(z[train], bona[train])
+        scores = model.decision_function(z)  # higher = more bona fide
+        dev_eer = eer(scores[dev], bona[dev])[0]
+        if best is None or dev_eer < best[0]:
+            best = (dev_eer, c, scores)
+    assert best is not None
+    dev_eer, c, scores = best
+    result = {"C": c, "dev": dev_eer}
+    for name, mask in targets.items():
+        if mask.any() and 0 < bona[mask].sum() < mask.sum():
+            result[name] = eer(scores[mask], bona[mask])[0]
+    return result
+
+
+def probe(features: np.ndarray, table: pd.DataFrame) -> dict[str, float]:
+    """Logistic regression on train; C chosen by dev EER; EERs on train, dev, test and devset."""
     bona = (table.label == "bonafide").to_numpy().astype(int)
     split = table.split.to_numpy()
-    train = split == "train"
-    scaler = StandardScaler().fit(features[train])
-    x = scaler.transform(features)
-    best: dict[str, float] | None = None
-    for c in C_GRID:
-        model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced").fit(x[train], bona[train])
-        scores = model.decision_function(x)  # higher = more bona fide
-        result = {"C": c}
-        for name in ("train", "dev", "test", "devset"):
-            mask = split == name
-            if mask.any() and 0 < bona[mask].sum() < mask.sum():
-                result[name] = eer(scores[mask], bona[mask])[0]
-        if best is None or result["dev"] < best["dev"]:
-            best = result
-    assert best is not None
-    return best
+    return fit_and_score(features, bona, split == "train", split == "dev",
+                         {name: split == name for name in ("train", "dev", "test", "devset")})
 
 
 def table_markdown(results: dict[str, dict[str, float]]) -> str:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +26,8 @@ import pandas as pd
 import torch
 
 from jobs.evaluate.families import default_folds, fold_frames
-from jobs.evaluate.probe import C_GRID, _waveform, whisper_layer_stats
-from siamese.metrics import eer
+from jobs.evaluate.probe import extract_all, fit_and_score, whisper_layer_stats
+from jobs.train.config import REPO_ROOT
 
 ALL_LAYERS = "all Whisper layers (concatenated)"
 
@@ -53,43 +52,17 @@ def extract(table: pd.DataFrame, max_seconds: float, cache: Path, model_bin: Pat
         stored = np.load(cache, allow_pickle=False)
         if list(stored["paths"]) == list(table["path"]):
             return {name: stored[f"layer{i}"] for i, name in enumerate(json.loads(str(stored["names"])))}
-    extractor = whisper_layer_stats(max_seconds, model_bin, weights)
-    rows: dict[str, list[np.ndarray]] = {}
-    started = time.time()
-    for i, (path, split) in enumerate(zip(table["path"], table["split"], strict=True)):
-        for name, vector in extractor(_waveform(path, split)).items():
-            rows.setdefault(name, []).append(vector)
-        if i % 250 == 0:
-            print(f"[probe-families] {i}/{len(table)} clips, {time.time() - started:.0f} s", flush=True)
-    features = {name: np.stack(v) for name, v in rows.items()}
+    features = extract_all(table, [whisper_layer_stats(max_seconds, model_bin, weights)])
     names = list(features)
     np.savez(cache, paths=np.array(table["path"], dtype=str), names=json.dumps(names),
              **{f"layer{i}": features[n] for i, n in enumerate(names)})
     return features
 
 
-def fit_and_score(x: np.ndarray, bona: np.ndarray, train: np.ndarray, dev: np.ndarray,
-                  targets: dict[str, np.ndarray]) -> dict[str, float]:
-    """Logistic regression on `train`, C chosen by EER on `dev`; EER on each target mask."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
-    scaler = StandardScaler().fit(x[train])
-    z = scaler.transform(x)
-    best: tuple[float, float, np.ndarray] | None = None
-    for c in C_GRID:
-        model = LogisticRegression(C=c, max_iter=1000, tol=1e-3, class_weight="balanced").fit(z[train], bona[train])
-        scores = model.decision_function(z)
-        dev_eer = eer(scores[dev], bona[dev])[0]
-        if best is None or dev_eer < best[0]:
-            best = (dev_eer, c, scores)
-    assert best is not None
-    dev_eer, c, scores = best
-    result = {"C": c, "dev": dev_eer}
-    for name, mask in targets.items():
-        if mask.any() and 0 < bona[mask].sum() < mask.sum():
-            result[name] = eer(scores[mask], bona[mask])[0]
-    return result
+def _fit(x: np.ndarray, bona: np.ndarray, train: np.ndarray, dev: np.ndarray,
+         targets: dict[str, np.ndarray]) -> dict[str, float]:
+    """`probe.fit_and_score` with looser convergence: 5 layer sets x 4 folds x 4 C values of fits."""
+    return fit_and_score(x, bona, train, dev, targets, max_iter=1000, tol=1e-3)
 
 
 def run(table: pd.DataFrame, features: dict[str, np.ndarray]) -> dict[str, dict[str, dict[str, float]]]:
@@ -107,12 +80,12 @@ def run(table: pd.DataFrame, features: dict[str, np.ndarray]) -> dict[str, dict[
         dev[index[training.loc[training["split"] == "dev", "path"]].to_numpy()] = True
         held[index[evaluation["path"]].to_numpy()] = True
         for name, x in features.items():
-            results[name][fold.name] = fit_and_score(x, bona_all, train, dev, {"held-out": held})
+            results[name][fold.name] = _fit(x, bona_all, train, dev, {"held-out": held})
             print(f"[probe-families] {fold.name:16s} {name:38s} EER {100 * results[name][fold.name]['held-out']:.1f} %",
                   flush=True)
     split = table["split"].to_numpy()
     for name, x in features.items():
-        r = fit_and_score(x, bona_all, split == "train", split == "dev", {"devset": split == "devset",
+        r = _fit(x, bona_all, split == "train", split == "dev", {"devset": split == "devset",
                                                                            "test": split == "test"})
         results[name]["all families"] = r
     return results
@@ -137,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     """CLI: extract once (cached), probe every layer on every fold, print and write the table."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--manifest", type=Path, required=True)
-    p.add_argument("--devset", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared" / "devset")
+    p.add_argument("--devset", type=Path, default=REPO_ROOT.parent / "shared" / "devset")
     p.add_argument("--max-seconds", type=float, default=8.0)
     p.add_argument("--out", type=Path, default=Path("var/probe-families"))
     p.add_argument("--whisper-weights", default="tiny.en", help="which Whisper weights the layers come from")
