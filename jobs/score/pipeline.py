@@ -37,8 +37,7 @@ from jobs.score.progress import Progress
 from jobs.score.resume import DoneIndex, drop_transient_errors, load_done
 from jobs.score.sources import iter_objects
 from jobs.score.stages import ClipScorer, PieceScorer, decode_batch
-from voxguard.storage import StorageOptions
-from voxguard.storage import filesystem
+from voxguard.storage import StorageOptions, filesystem
 from voxguard.storage.parts import check_writable, list_parts, write_part
 from jobs.score.summary import JobStats
 from siamese.engines import ENGINES, onnx_artefact

@@ -26,8 +26,7 @@ from siamese.config import AudioConfig
 from siamese.errors import AudioError, TooLarge
 from siamese.windowing import pad_window, plan_pieces
 
-from voxguard.storage import NotRegularFile, ObjectTooLarge, read_object
-from voxguard.storage import StorageOptions
+from voxguard.storage import NotRegularFile, ObjectTooLarge, StorageOptions, read_object
 from jobs.score.timeouts import DecodeTimeout, call_with_timeout
 
 # Columns of the rows between the stages (one row per piece of a clip).
