@@ -15,8 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-import torch
-import torchaudio.functional as AF
 
 from siamese.config import AudioConfig
 from siamese.errors import (
@@ -124,6 +122,9 @@ def resample(waveform: np.ndarray, source_rate: int, target_rate: int) -> np.nda
     """Band-limited resampling (torchaudio's windowed sinc); a no-op at equal rates."""
     if source_rate == target_rate:
         return waveform.astype(np.float32, copy=False)
+    import torch  # only here: decoding at the model's rate needs no torch (the scoring driver never resamples)
+    import torchaudio.functional as AF
+
     tensor = torch.from_numpy(np.ascontiguousarray(waveform, dtype=np.float32))
     return AF.resample(tensor, int(source_rate), int(target_rate)).numpy()
 

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy.optimize import minimize
-from scipy.special import expit
 
 from siamese import metrics
 
@@ -28,6 +26,11 @@ L2_SLOPE = 1e-4
 _FLAT_SLOPE = 1e-12
 
 Decision = Literal["bonafide", "spoof", "inconclusive"]
+
+
+def expit(x: Any) -> np.ndarray:
+    """Logistic sigmoid, overflow-free (numpy only: scipy stays out of the scoring driver)."""
+    return np.exp(-np.logaddexp(0.0, -np.asarray(x, dtype=np.float64)))
 
 
 def _logit(p: float) -> float:
@@ -109,6 +112,8 @@ class Calibration:
             g = -w * sign * expit(-m)
             grad = np.array([float(np.sum(g * z)) + L2_SLOPE * a, float(np.sum(g))])
             return loss, grad
+
+        from scipy.optimize import minimize  # fitting only: applying a calibration needs numpy alone
 
         res = minimize(
             objective,

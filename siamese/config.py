@@ -16,6 +16,9 @@ EncoderKind = Literal["conv2d", "conv1d"]
 PoolingKind = Literal["attentive", "mean"]
 ComparisonKind = Literal["cosine", "euclidean", "mahalanobis"]
 ObjectiveKind = Literal["contrastive", "triplet", "oneclass"]
+# Inference engines for scoring (`siamese.engines`); named here so that code which only checks a
+# name (the scoring job's driver) needs no torch.
+ENGINES: tuple[str, ...] = ("float", "int8", "onnx")
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from siamese.config import ENGINES
+
 Engine = Literal["float", "int8", "onnx"]
-ENGINES: tuple[str, ...] = ("float", "int8", "onnx")
+__all__ = ["ENGINES", "Engine", "OnnxScorer", "int8_layer_names", "onnx_artefact", "quantize_int8"]
 
 # Linear layers quantised by the int8 engine: names ending so (the Whisper MLP).
 INT8_LAYER_SUFFIXES = (".fc1", ".fc2")

@@ -25,9 +25,7 @@ from siamese.calibration import Calibration, OperatingPoint
 from siamese.config import ModelConfig
 from siamese.errors import InvalidPackage
 from siamese.network import SiameseNetwork
-
-FORMAT = "voxguard-model"
-FORMAT_VERSION = 1
+from siamese.package_meta import FORMAT, FORMAT_VERSION, PackageMeta, meta_from_json, read_meta_without_torch
 
 
 @dataclass
@@ -114,47 +112,18 @@ class ModelPackage:
         )
 
 
-@dataclass(frozen=True)
-class PackageMeta:
-    """What a package says about itself, without its weights: enough to aggregate and explain.
-
-    `config.audio` is the window plan (sample rate, window, hop); calibration and operating
-    point turn window scores into a verdict (`siamese.verdict.VerdictRule.of(meta)`).
-    """
-
-    version: str
-    config: ModelConfig
-    calibration: Calibration
-    operating_point: OperatingPoint
-    metrics: dict[str, Any] = field(default_factory=dict)
-    training: dict[str, Any] = field(default_factory=dict)
-
-
 def read_meta(path: str | Path) -> PackageMeta:
-    """A package's metadata; the weights are memory-mapped, never read, and no network is built."""
-    return _read(path, mmap=True)[1]
+    """A package's metadata; no weights are read and no network is built (nor is torch needed)."""
+    return read_meta_without_torch(path)
 
 
 def _read(path: str | Path, mmap: bool) -> tuple[dict[str, Any], PackageMeta]:
     try:
         payload = torch.load(Path(path), map_location="cpu", weights_only=True, mmap=mmap)
-        meta = json.loads(payload["meta_json"])
+        text = payload["meta_json"]
     except Exception as error:  # noqa: BLE001 - any failure means "not a package"
         raise InvalidPackage(f"{path} is not a voxguard model package: {error}") from error
-    if meta.get("format") != FORMAT or int(meta.get("format_version", 0)) > FORMAT_VERSION:
-        raise InvalidPackage(f"{path}: unsupported package format {meta.get('format')!r} v{meta.get('format_version')}")
-    config = meta["config"]
-    # A package names the weights it needs; where they are is this machine's setting, never the file's:
-    # a path inside a package could point the loader at any file (a FIFO, a huge blob).
-    config.get("frontend", {}).pop("whisper_model_bin", None)
-    return payload, PackageMeta(
-        version=meta["version"],
-        config=ModelConfig.from_dict(config),
-        calibration=Calibration.from_dict(meta["calibration"]),
-        operating_point=OperatingPoint.from_dict(meta["operating_point"]),
-        metrics=meta.get("metrics", {}),
-        training=meta.get("training", {}),
-    )
+    return payload, meta_from_json(text, path)
 
 
 def _portable(config: ModelConfig) -> dict[str, Any]:

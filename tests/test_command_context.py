@@ -3,11 +3,18 @@
 A real `voxguard score` run (embedded Ray, SQLite feedback database with a
 registered production model, a group bank) counts, in the driver process, how
 many engines were created, how many times a package was loaded and how many
-networks were built: 1, 1 and 0 (the driver aggregates with the package's
-calibration and operating point only).
+networks were built: 1, 0 and 0 (the driver aggregates with the package's
+calibration and operating point only; the scoring actors load the weights).
+In its own process, a whole `voxguard score` run never imports torch or scipy.
 """
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -76,7 +83,8 @@ def test_a_scoring_command_opens_one_engine_and_loads_the_package_once(
     out = tmp_path / "out"
     # No --model: the registry's production model. --group: the group bank is read too.
     assert main(["score", str(tmp_path / "clips"), "--out", str(out), "--group", "line-a"]) == 0
-    assert counters == {"engines": 1, "loads": 1, "networks": 0}
+    # The driver reads the package's metadata only: the scoring actors load the weights.
+    assert counters == {"engines": 1, "loads": 0, "networks": 0}
     rows = pq.read_table(str(out)).to_pylist()
     assert len(rows) == 6 and {r["model_version"] for r in rows} == {version}
     with session_scope(session_factory(url)) as session:  # the sink wrote through that one engine
@@ -107,3 +115,26 @@ def test_metadata_and_verdict_without_the_network(score_model, counters):  # noq
     scored = detector.score(wave, sample_rate=RATE, name="x").to_dict()
     assert {k: v for k, v in scored.items() if k not in ("duration_s", "sample_rate", "channels")} == {
         k: v for k, v in expected.to_dict().items() if k not in ("duration_s", "sample_rate", "channels")}
+
+
+DRIVER_PROBE = """
+import json, sys
+from voxguard.cli import main
+rc = main(["score", sys.argv[1], "--out", sys.argv[2], "--model", sys.argv[3], "--no-feedback", "--json"])
+print(json.dumps({"rc": rc, "heavy": sorted(m for m in ("torch", "torchaudio", "scipy") if m in sys.modules)}))
+"""
+
+
+def test_the_scoring_driver_never_imports_torch(score_model, tmp_path):  # noqa: F811
+    """`voxguard score` in a fresh process: clips scored, and torch (~0.5 GiB, ~4 s) stays in the actors."""
+    rng = np.random.default_rng(5)
+    for i in range(2):
+        write_clip(tmp_path / "clips" / f"real{i}.wav", real_like(1.5, rng))
+    env = {**os.environ, "VOXGUARD_DATA_DIR": str(tmp_path / "data"), "VOXGUARD_DB_URL": f"sqlite:///{tmp_path}/f.db"}
+    done = subprocess.run([sys.executable, "-c", DRIVER_PROBE, str(tmp_path / "clips"), str(tmp_path / "out"),
+                           str(score_model)], capture_output=True, text=True, timeout=300, env=env,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    probe = json.loads(done.stdout.strip().splitlines()[-1])
+    assert probe == {"rc": 0, "heavy": []}
+    assert len(pq.read_table(str(tmp_path / "out")).to_pylist()) == 2

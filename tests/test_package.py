@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import pickle
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,7 @@ import pytest
 import torch
 
 from siamese.package import ModelPackage, data_fingerprint, make_version
+from siamese.package_meta import read_meta_without_torch
 from siamese.windowing import make_windows
 
 # Shared session fixtures (tiny trained package), registered once for the whole run.
@@ -90,6 +93,42 @@ def test_refuses_other_torch_files_and_future_formats(tmp_path):
     torch.save({"meta_json": json.dumps({"format": "voxguard-model", "format_version": 99}), "state_dict": {}}, future)
     with pytest.raises(ValueError, match="unsupported package format"):
         ModelPackage.load(future)
+
+
+def test_metadata_reader_without_torch_matches_the_loader(tiny_package_path):
+    """The scoring driver's reader (no torch) sees exactly what `ModelPackage.load` sees."""
+    assert read_meta_without_torch(tiny_package_path) == ModelPackage.load(tiny_package_path).meta
+
+
+@pytest.mark.parametrize("content", [b"", b"just some text\n"], ids=["empty", "text"])
+def test_metadata_reader_refuses_what_the_loader_refuses(content, tmp_path):
+    path = tmp_path / "not.vxpkg"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="not a voxguard model package"):
+        read_meta_without_torch(path)
+    other = tmp_path / "weights.pt"
+    torch.save({"weight": torch.zeros(3)}, other)
+    with pytest.raises(ValueError, match="not a voxguard model package"):
+        read_meta_without_torch(other)
+
+
+class _RunsCode:
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (Path.touch, (Path(self.target),))
+
+    def __init__(self, target: Path) -> None:
+        self.target = str(target)
+
+
+def test_metadata_reader_runs_no_code_from_the_file(tmp_path):
+    """A crafted archive whose pickle calls a function: refused, and the function never ran."""
+    marker = tmp_path / "ran"
+    crafted = tmp_path / "crafted.vxpkg"
+    with zipfile.ZipFile(crafted, "w") as archive:
+        archive.writestr("crafted/data.pkl", pickle.dumps({"meta_json": "{}", "x": _RunsCode(marker)}))
+    with pytest.raises(ValueError, match="not allowed in a model package"):
+        read_meta_without_torch(crafted)
+    assert not marker.exists()
 
 
 def test_missing_file_is_refused(tmp_path):

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
     from cluster.local import RayHandle
     from voxguard.storage import StorageOptions
-    from siamese.package import ModelPackage, PackageMeta
+    from siamese.package import ModelPackage
+    from siamese.package_meta import PackageMeta, PackageRef
 
 
 class CommandContext:
@@ -112,9 +113,20 @@ class CommandContext:
         path = self.model_path(explicit)
         if path in self._packages:
             return self._packages[path].meta
-        from siamese.package import read_meta
+        from siamese.package_meta import read_meta_without_torch
 
-        return read_meta(path)
+        return read_meta_without_torch(path)
+
+    def model_ref(self, explicit: str | Path | None = None) -> "PackageRef":
+        """The resolved package by path, with its metadata: what a Ray job's driver needs (no torch).
+
+        The job's workers load the weights from the path, at this machine's weights location.
+        """
+        from siamese.package_meta import PackageRef
+
+        path = self.model_path(explicit)
+        meta = self._packages[path].meta if path in self._packages else self.model_meta(explicit)
+        return PackageRef(str(path), meta, self.settings.whisper_model_bin or None)
 
     # --- Ray -------------------------------------------------------------------------------
 

@@ -24,6 +24,8 @@ class ScoringSettings(Protocol):
     @property
     def ray_address(self) -> str: ...  # the cluster to run on ("" : an embedded Ray)
     @property
+    def whisper_model_bin(self) -> str: ...  # this machine's Whisper weights ("" : the installed default)
+    @property
     def engine(self) -> str: ...
     @property
     def batch_size(self) -> int: ...

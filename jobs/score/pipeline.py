@@ -27,7 +27,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -40,12 +40,15 @@ from jobs.score.stages import ClipScorer, PieceScorer, decode_batch
 from voxguard.storage import StorageOptions, filesystem
 from voxguard.storage.parts import check_writable, list_parts, write_part
 from jobs.score.summary import JobStats
-from siamese.engines import ENGINES, onnx_artefact
-from siamese.package import ModelPackage
+from siamese.config import ENGINES
+from siamese.package_meta import PackageRef
 from siamese.verdict import VerdictRule
 from voxguard.errors import ConfigError, OutputExists
 from voxguard.roots import parse_roots
 from jobs.score.config import ScoringSettings
+
+if TYPE_CHECKING:
+    from siamese.package import ModelPackage
 
 OnRows = Callable[[list[dict[str, Any]]], None]
 # URIs per input block: small blocks keep several decode tasks busy and bound what is in flight.
@@ -75,7 +78,7 @@ def new_job_id() -> str:
 def run_scoring(
     source: str,
     dest: str,
-    model: str | Path | ModelPackage | None = None,
+    model: "str | Path | PackageRef | ModelPackage | None" = None,
     *,
     settings: ScoringSettings,
     resume: bool = False,
@@ -112,7 +115,9 @@ def run_scoring(
     actors; GPU: separate decode tasks); False forces two stages (benchmarks).
     `part_size` and `commit_every_s`: a part is written at `part_size` rows or
     `commit_every_s` seconds after the previous one, whichever is first (the resume unit).
-    `model`: a package path or an already loaded `ModelPackage` (default: the settings' model).
+    `model`: a package path, a `PackageRef` or an already loaded `ModelPackage` (default: the
+    settings' model). A path or a reference keeps torch out of this process: the driver reads the
+    package's metadata only and every scoring actor loads the weights from the file itself.
     `group` with `enrolled` [n, embedding_dim]: verified bona fide references of that group
     (e.g. a known phone line) added to the model's reference bank for this job.
     `replay` with `resume`: first pass the rows of the parts already in `dest` to
@@ -125,10 +130,13 @@ def run_scoring(
     progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     s3 = settings.storage_options
     batch_size = int(batch_size or settings.batch_size)
-    package = model if isinstance(model, ModelPackage) else ModelPackage.load(model or settings.model_path)
+    package = _model_for_job(model, settings)
     version = package.version
     if group is not None and enrolled is not None and len(enrolled):
-        package.enrolled[group] = np.asarray(enrolled, dtype=np.float32)
+        if isinstance(package, PackageRef):
+            package = package.with_enrolled(group, enrolled)
+        else:
+            package.enrolled[group] = np.asarray(enrolled, dtype=np.float32)
 
     engine = engine or settings.engine
     if engine not in ENGINES:
@@ -196,9 +204,17 @@ def run_scoring(
     return stats.as_dict()
 
 
+def _model_for_job(model: "str | Path | PackageRef | ModelPackage | None", settings: ScoringSettings
+                   ) -> "PackageRef | ModelPackage":
+    """What the driver holds: a loaded package as given, else a reference (metadata only, no torch)."""
+    if model is None or isinstance(model, (str, Path)):
+        return PackageRef.open(model or settings.model_path, settings.whisper_model_bin or None)
+    return model
+
+
 def _score_items(
     items: list[dict[str, Any]],
-    package: ModelPackage,
+    package: "PackageRef | ModelPackage",
     settings: ScoringSettings,
     s3: StorageOptions,
     batch_size: int,
@@ -229,6 +245,9 @@ def _score_items(
         batch_size,
         fused=fused,
     )
+    if isinstance(package, PackageRef) and not _single_node(ray):
+        # Another machine's workers cannot read this machine's file: ship the weights with the actors.
+        package = package.load()
     audio = package.config.audio
     decode_kwargs = {
         "audio": {f: getattr(audio, f) for f in audio.__dataclass_fields__},
@@ -246,8 +265,7 @@ def _score_items(
         "group": group,
         "engine": engine,
         # Exported once here (cached per model version), loaded by every actor.
-        "onnx_path": str(onnx_artefact(package, Path(settings.data_dir) / "cache" / "engines"))
-        if engine == "onnx" else None,
+        "onnx_path": _onnx_path(package, settings) if engine == "onnx" else None,
     }
     # Ray Data's map actors restart after a crash by default, and then log an ERROR line
     # ("constructor arguments in the object store and max_restarts > 0") at every start
@@ -302,6 +320,22 @@ def _score_items(
         )
 
 
+def _onnx_path(package: "PackageRef | ModelPackage", settings: ScoringSettings) -> str:
+    """The model's ONNX export, made once here (cached per model version) and loaded by every actor."""
+    from siamese.engines import onnx_artefact
+
+    loaded = package.load() if isinstance(package, PackageRef) else package
+    return str(onnx_artefact(loaded, Path(settings.data_dir) / "cache" / "engines"))
+
+
+def _single_node(ray_module) -> bool:  # type: ignore[no-untyped-def]
+    """True when every alive node of the cluster is this driver's: its workers can read its files."""
+    if _embedded(ray_module):
+        return True
+    here = ray_module.get_runtime_context().get_node_id()
+    return all(node["NodeID"] == here for node in ray_module.nodes() if node.get("Alive"))
+
+
 def _embedded(ray_module) -> bool:  # type: ignore[no-untyped-def]
     from cluster.local import _is_embedded
 
@@ -315,7 +349,7 @@ def _iter_scored(dataset):  # type: ignore[no-untyped-def] # -> iterator of pyar
 
 def _write_rows(
     batches,  # type: ignore[no-untyped-def] # iterator of pyarrow tables
-    package: ModelPackage,
+    package: "PackageRef | ModelPackage",
     job_id: str,
     fs,  # type: ignore[no-untyped-def]
     s3: StorageOptions,

@@ -174,8 +174,11 @@ class PieceScorer:
         import torch
 
         from siamese.detector import Detector
+        from siamese.package_meta import PackageRef
 
         torch.set_num_threads(max(1, torch_threads))
+        if isinstance(package, PackageRef):  # the driver sends the path; each actor reads the weights
+            package = package.load()
         self.detector = Detector(package, device=device, engine=engine, onnx_path=onnx_path, threads=torch_threads)
         self.audio = package.config.audio
         self.batch_size = batch_size

@@ -62,7 +62,9 @@ def _run(args: argparse.Namespace, ctx) -> int:  # noqa: ANN001 - voxguard.conte
 
     # --model, else the registry's production model, else the bundled one. An unreadable registry is a
     # RegistryUnavailable (one line, exit 2): never a silent switch to another model.
-    package = ctx.package(args.model)  # loaded once, on the command's one database engine
+    # By reference: this process reads the package's metadata only, and never imports torch
+    # (~0.5 GiB and ~4 s here); the scoring actors load the weights from the file.
+    package = ctx.model_ref(args.model)  # resolved once, on the command's one database engine
     sink = None
     if not args.no_feedback:
         ctx.migrate()  # idempotent and cheap: a scoring job never meets a missing schema
