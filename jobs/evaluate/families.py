@@ -236,10 +236,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="Whisper front-end: the last block's rows or every layer's")
     parser.add_argument("--channels", default=None, help="encoder channels of the design under test, e.g. 128")
     parser.add_argument("--pooling", choices=("attentive", "mean"), default=None, help="encoder pooling")
+    parser.add_argument("--objective", choices=("contrastive", "triplet", "oneclass"), default="contrastive",
+                        help="training objective of the design under test")
     parser.add_argument("--whisper-weights", default=None, help="Whisper front-end: which weights (e.g. base)")
     parser.add_argument("--whisper-model-bin", default=None, help="Whisper front-end: their CTranslate2 model.bin")
     parser.add_argument("--drop-generator", action="append", default=[],
                         help="leave these generators' (regex) clips out of every fold's training")
+    parser.add_argument("--clean-only", action="store_true",
+                        help="train on the clean copies only (no augmented variants): the augmentation ablation")
     parser.add_argument("--model", type=Path, default=None,
                         help="score each fold's held-out set with this package instead of training (a baseline)")
     parser.add_argument("--imported-test", action="store_true",
@@ -268,10 +272,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     frame = pd.read_parquet(args.manifest)
     for pattern in args.drop_generator:
         frame = frame[~((frame["label"] == "spoof") & frame["generator"].astype(str).str.contains(pattern))]
+    if args.clean_only:  # held-out rows are clean copies anyway: this changes the training side only
+        frame = frame[frame["augmentation"].fillna("") == ""]
     chosen = [f for f in default_folds() if f.name in args.folds.split(",")]
     train_args = {"model": model, "epochs": args.epochs, "batches_per_epoch": args.batches_per_epoch,
                   "patience": args.patience, "max_dev_clips": args.max_dev_clips, "num_workers": 1,
-                  "cpus_per_worker": args.cpus_per_worker}
+                  "cpus_per_worker": args.cpus_per_worker, "objective": args.objective}
     args.out.mkdir(parents=True, exist_ok=True)
     results = []
     if args.model is not None and args.imported_test:
