@@ -53,10 +53,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="whisper: frozen pretrained Whisper tiny.en encoder (first blocks) + 1-D CNN")
     p.add_argument("--whisper-blocks", type=int, default=None,
                    help="with the whisper front-end: how many of its transformer blocks to use (tiny.en has 4)")
+    p.add_argument("--whisper-layers", choices=["last", "all"], default=None,
+                   help="with the whisper front-end: the last block's rows, or the stem's and every block's stacked")
     p.add_argument("--pooling", choices=["attentive", "mean"], default=None, help="time pooling (default: the model config's)")
     p.add_argument("--comparison", choices=["cosine", "euclidean", "mahalanobis"], default=None,
                    help="embedding comparison (default: the model config's)")
-    p.add_argument("--channels", default=None, help="encoder channels, e.g. 16,32,64,128")
+    p.add_argument("--channels", default=None,
+                   help="encoder channels, e.g. 16,32,64,128; \"\" for none (pooled features straight to the projection)")
     p.add_argument("--window-s", type=float, default=None, help="window length in seconds, hop = half (default: the model config's)")
     p.add_argument("--max-dev-clips", type=int, default=None, help="cap on dev clips (scored every epoch)")
     p.add_argument("--max-test-clips", type=int, default=None, help="cap on test clips")
@@ -85,10 +88,14 @@ def _model(args: argparse.Namespace):
         if model.frontend.kind != "whisper":
             raise SystemExit("--whisper-blocks needs the whisper front-end")
         model = model.replace(frontend={"whisper_blocks": args.whisper_blocks})
+    if args.whisper_layers is not None:
+        if model.frontend.kind != "whisper":
+            raise SystemExit("--whisper-layers needs the whisper front-end")
+        model = model.replace(frontend={"whisper_layers": args.whisper_layers})
     if args.pooling:
         model = model.replace(encoder={"pooling": args.pooling})
-    if args.channels:
-        model = model.replace(encoder={"channels": tuple(int(c) for c in args.channels.split(","))})
+    if args.channels is not None:  # "" : no conv blocks (the stats head: pooled features -> projection)
+        model = model.replace(encoder={"channels": tuple(int(c) for c in args.channels.split(",") if c.strip())})
     if args.comparison:
         model = model.replace(comparison={"kind": args.comparison})
     if args.window_s:
