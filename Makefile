@@ -49,18 +49,19 @@ corpus: $(STAMP)
 		--exclude-system bonafide-prompt --workers 2
 	$(VENV)/bin/voxguard corpus merge var/corpus/base var/corpus/imports/harvest --out var/corpus/manifest.parquet
 
-## The bundled model (corpus cached: see the README's model card for the measured time).
+## The bundled model (corpus cached: see the README's model card for the measured time). Clean copies only:
+## the augmented ones cost transfer to unseen families (docs/model-card.md, 2 Dec night).
 train: corpus
 	$(VENV)/bin/voxguard train --manifest var/corpus/manifest.parquet --out models/voxguard-default.vxpkg \
 		--epochs $(EPOCHS) --batches-per-epoch $(BATCHES) --patience 4 \
-		--num-workers 1 --cpus-per-worker 2 --max-dev-clips 400 --name bundled --no-resume
+		--num-workers 1 --cpus-per-worker 2 --max-dev-clips 400 --name bundled --no-resume --no-augmentation
 EPOCHS  ?= 10
 BATCHES ?= 150
 
 ## Leave-family-out protocol: four folds, each trained without whole synthesis families.
 FOLD_SEEDS ?= 0
 eval-families: $(STAMP)
-	$(PY) -m jobs.evaluate.families --manifest var/corpus/manifest.parquet --out var/eval-families --seeds $(FOLD_SEEDS)
+	$(PY) -m jobs.evaluate.families --manifest var/corpus/manifest.parquet --out var/eval-families --seeds $(FOLD_SEEDS) --clean-only
 
 ## Partially edited clips: does the worst segment of an edit score below its original's?
 eval-partial: $(STAMP)

@@ -136,3 +136,9 @@ def test_train_cli_defaults_are_the_job_configs_and_flags_shape_the_model() -> N
     assert (model.frontend.kind, model.frontend.whisper_blocks, model.encoder.pooling) == ("whisper", 3, "mean")
     with pytest.raises(SystemExit):
         _model(parser.parse_args(["train", "--out", "x.vxpkg", "--frontend", "logmel", "--whisper-blocks", "1"]))
+    # The stats head: every layer's rows, no conv blocks ("" channels), pooled straight to the projection.
+    model = _model(parser.parse_args(["train", "--out", "x.vxpkg", "--whisper-layers", "all", "--channels", ""]))
+    assert (model.frontend.whisper_layers, model.encoder.channels) == ("all", ())
+    assert _model(parser.parse_args(["train", "--out", "x.vxpkg", "--channels", "64,32"])).encoder.channels == (64, 32)
+    with pytest.raises(SystemExit):
+        _model(parser.parse_args(["train", "--out", "x.vxpkg", "--frontend", "logmel", "--whisper-layers", "all"]))
