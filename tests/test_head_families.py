@@ -4,24 +4,9 @@ scored on the held-out families; evidence every family shares transfers, one pag
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
+from tests.lofo_helpers import demo_pages
 from jobs.evaluate.head_families import HeadPlan, markdown, run
-
-FAMILIES = ("codec-lm", "vc", "flow-matching", "vocoder-copysynthesis", "tts-neural")
-
-
-def _clips(rng: np.random.Generator) -> pd.DataFrame:
-    """Per family one demo page: 20 spoofs and 20 real recordings, split train/dev by row."""
-    rows = []
-    for family in FAMILIES:
-        for label in ("spoof", "bonafide"):
-            for i in range(20):
-                rows.append({"path": f"/c/{family}/{label}{i}.wav", "label": label,
-                             "family": family if label == "spoof" else "bonafide",
-                             "generator": f"{family}-system" if label == "spoof" else "real",
-                             "split": "dev" if i % 5 == 0 else "train", "augmentation": "", "group": f"page-{family}"})
-    return pd.DataFrame(rows).sample(frac=1.0, random_state=int(rng.integers(1 << 30))).reset_index(drop=True)
 
 
 PLANS = {"probe": None,
@@ -31,7 +16,7 @@ PLANS = {"probe": None,
 
 def test_shared_evidence_transfers_through_every_head_and_one_page_s_cue_does_not():
     rng = np.random.default_rng(0)
-    table = _clips(rng)
+    table = demo_pages(rng)
     bona = (table["label"] == "bonafide").to_numpy()
     shared = rng.normal(size=(len(table), 6))
     shared[:, 0] += np.where(bona, 3.0, -3.0)  # the same evidence in every family

@@ -4,28 +4,14 @@ held-out families with their pages' real recordings."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
+from tests.lofo_helpers import demo_pages
 from jobs.evaluate.probe_families import markdown, run
-
-FAMILIES = ("codec-lm", "vc", "flow-matching", "vocoder-copysynthesis", "tts-neural")
-
-
-def _clips(rng: np.random.Generator) -> pd.DataFrame:
-    """Per family one demo page: 20 spoofs and 20 real recordings, split train/dev by row."""
-    rows = []
-    for family in FAMILIES:
-        for label in ("spoof", "bonafide"):
-            for i in range(20):
-                rows.append({"path": f"/c/{family}/{label}{i}.wav", "label": label, "family": family if label == "spoof"
-                             else "bonafide", "generator": f"{family}-system" if label == "spoof" else "real",
-                             "split": "dev" if i % 5 == 0 else "train", "augmentation": "", "group": f"page-{family}"})
-    return pd.DataFrame(rows).sample(frac=1.0, random_state=int(rng.integers(1 << 30))).reset_index(drop=True)
 
 
 def test_a_cue_shared_by_every_family_transfers_and_one_family_s_own_cue_does_not():
     rng = np.random.default_rng(0)
-    table = _clips(rng)
+    table = demo_pages(rng)
     bona = (table["label"] == "bonafide").to_numpy()
     shared = rng.normal(size=(len(table), 4))
     shared[:, 0] += np.where(bona, 2.5, -2.5)  # the same evidence in every family

@@ -31,9 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from jobs.evaluate.families import default_folds, fold_frames
+from jobs.evaluate.families import default_folds
 from jobs.evaluate.probe import fit_and_score
-from jobs.evaluate.probe_families import clean_clips
+from jobs.evaluate.probe_families import clean_clips, fold_masks
 from siamese.config import ComparisonConfig
 from siamese.losses import make_objective
 from siamese.metrics import eer
@@ -100,21 +100,6 @@ def train_head(z: np.ndarray, bona: np.ndarray, train: np.ndarray, dev: np.ndarr
             if best is None or dev_eer < best[0]:
                 best = (dev_eer, scores)
     return best[1] if best is not None else score_all()
-
-
-def fold_masks(table: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """{fold: (train, dev, held-out)} row masks over `table`, the CNN protocol's rows (clean copies)."""
-    corpus = table[table["split"] != "devset"]
-    index = pd.Series(np.arange(len(table)), index=table["path"])
-    masks = {}
-    for fold in default_folds():
-        training, evaluation = fold_frames(corpus, fold)
-        train, dev, held = (np.zeros(len(table), bool) for _ in range(3))
-        train[index[training.loc[training["split"] == "train", "path"]].to_numpy()] = True
-        dev[index[training.loc[training["split"] == "dev", "path"]].to_numpy()] = True
-        held[index[evaluation["path"]].to_numpy()] = True
-        masks[fold.name] = (train, dev, held)
-    return masks
 
 
 def designs() -> dict[str, HeadPlan | None]:

@@ -65,23 +65,32 @@ def _fit(x: np.ndarray, bona: np.ndarray, train: np.ndarray, dev: np.ndarray,
     return fit_and_score(x, bona, train, dev, targets, max_iter=1000, tol=1e-3)
 
 
-def run(table: pd.DataFrame, features: dict[str, np.ndarray]) -> dict[str, dict[str, dict[str, float]]]:
-    """{layer: {fold or 'devset': result}}."""
+def fold_masks(table: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """{fold: (train, dev, held-out)} row masks over `table`: the CNN protocol's rows (clean copies).
+
+    Rows of split 'devset' never enter a fold.
+    """
     corpus = table[table["split"] != "devset"]
-    bona_all = (table["label"] == "bonafide").to_numpy().astype(int)
     index = pd.Series(np.arange(len(table)), index=table["path"])
-    results: dict[str, dict[str, dict[str, float]]] = {name: {} for name in features}
+    masks = {}
     for fold in default_folds():
         training, evaluation = fold_frames(corpus, fold)
-        train = np.zeros(len(table), bool)
-        dev = np.zeros(len(table), bool)
-        held = np.zeros(len(table), bool)
+        train, dev, held = (np.zeros(len(table), bool) for _ in range(3))
         train[index[training.loc[training["split"] == "train", "path"]].to_numpy()] = True
         dev[index[training.loc[training["split"] == "dev", "path"]].to_numpy()] = True
         held[index[evaluation["path"]].to_numpy()] = True
+        masks[fold.name] = (train, dev, held)
+    return masks
+
+
+def run(table: pd.DataFrame, features: dict[str, np.ndarray]) -> dict[str, dict[str, dict[str, float]]]:
+    """{layer: {fold or 'devset': result}}."""
+    bona_all = (table["label"] == "bonafide").to_numpy().astype(int)
+    results: dict[str, dict[str, dict[str, float]]] = {name: {} for name in features}
+    for fold, (train, dev, held) in fold_masks(table).items():
         for name, x in features.items():
-            results[name][fold.name] = _fit(x, bona_all, train, dev, {"held-out": held})
-            print(f"[probe-families] {fold.name:16s} {name:38s} EER {100 * results[name][fold.name]['held-out']:.1f} %",
+            results[name][fold] = _fit(x, bona_all, train, dev, {"held-out": held})
+            print(f"[probe-families] {fold:16s} {name:38s} EER {100 * results[name][fold]['held-out']:.1f} %",
                   flush=True)
     split = table["split"].to_numpy()
     for name, x in features.items():
