@@ -69,7 +69,7 @@ eval-partial: $(STAMP)
 		--model models/voxguard-default.vxpkg --out var/eval-partial.md
 
 ## One short run per design choice, scored on the cross-corpus devset and the test split.
-## `make ablation SEEDS=0,1,2 ONLY=baseline,pooling=mean` repeats runs to show the noise.
+## `make ablation SEEDS=0,1,2 ONLY=baseline,encoder=conv` repeats runs to show the noise.
 SEEDS ?= 0
 ONLY  ?=
 ablation: $(STAMP)
