@@ -99,7 +99,7 @@ class ModelPackage:
     @classmethod
     def load(cls, path: str | Path) -> "ModelPackage":
         """Read a package written by `save`; refuses other files with a clear error."""
-        payload, meta = _read(path, mmap=False)
+        payload, meta = _read(path)
         return cls(
             config=meta.config,
             state_dict=payload["state_dict"],
@@ -117,9 +117,9 @@ def read_meta(path: str | Path) -> PackageMeta:
     return read_meta_without_torch(path)
 
 
-def _read(path: str | Path, mmap: bool) -> tuple[dict[str, Any], PackageMeta]:
+def _read(path: str | Path) -> tuple[dict[str, Any], PackageMeta]:
     try:
-        payload = torch.load(Path(path), map_location="cpu", weights_only=True, mmap=mmap)
+        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
         text = payload["meta_json"]
     except Exception as error:  # noqa: BLE001 - any failure means "not a package"
         raise InvalidPackage(f"{path} is not a voxguard model package: {error}") from error

@@ -124,9 +124,8 @@ class CommandContext:
         """
         from siamese.package_meta import PackageRef
 
-        path = self.model_path(explicit)
-        meta = self._packages[path].meta if path in self._packages else self.model_meta(explicit)
-        return PackageRef(str(path), meta, self.settings.whisper_model_bin or None)
+        return PackageRef(str(self.model_path(explicit)), self.model_meta(explicit),
+                          self.settings.whisper_model_bin or None)
 
     # --- Ray -------------------------------------------------------------------------------
 
