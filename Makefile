@@ -29,7 +29,7 @@ bench: $(STAMP)
 
 ## Does a faster inference engine keep the bundled model's EER (test split + devset, within 0.5 point)?
 bench-engines: $(STAMP)
-	$(VENV)/bin/voxguard bench engines --engines float,int8 --devset ../shared/devset
+	$(VENV)/bin/voxguard bench engines --engines float,bf16,int8 --devset ../shared/devset
 
 ## Peak memory of the pipeline at two archive sizes (streaming: it should not grow with the archive).
 bench-memory: $(STAMP)

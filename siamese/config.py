@@ -17,8 +17,9 @@ PoolingKind = Literal["attentive", "mean"]
 ComparisonKind = Literal["cosine", "euclidean", "mahalanobis"]
 ObjectiveKind = Literal["contrastive", "triplet", "oneclass"]
 # Inference engines for scoring (`siamese.engines`); named here so that code which only checks a
-# name (the scoring job's driver) needs no torch.
-ENGINES: tuple[str, ...] = ("float", "int8", "onnx")
+# name (the scoring job's driver) needs no torch. "auto" is resolved where the model runs
+# (`siamese.engines.resolve_engine`): bf16 where the hardware multiplies bfloat16 natively.
+ENGINES: tuple[str, ...] = ("auto", "float", "bf16", "int8", "onnx")
 
 
 @dataclass(frozen=True)

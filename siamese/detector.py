@@ -32,20 +32,25 @@ class Detector:
         onnx_path: str | Path | None = None,
         threads: int | None = None,
     ) -> None:
-        """`engine`: "float", "int8" (CPU) or "onnx" (CPU; `onnx_path` from
-        `siamese.engines.onnx_artefact`, no enrolled groups); see `siamese.engines`."""
-        from siamese.engines import ENGINES, OnnxScorer, quantize_int8
+        """`engine`: "float", "bf16", "int8" (CPU), "onnx" (CPU; `onnx_path` from
+        `siamese.engines.onnx_artefact`, no enrolled groups) or "auto" (the fastest of
+        these that keeps the scores on this device); see `siamese.engines`."""
+        from siamese.engines import ENGINES, OnnxScorer, quantize_int8, resolve_engine, to_bfloat16
 
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
         self.package = package
-        self.engine = engine
-        if engine != "float":
-            device = "cpu"  # quantised kernels and our ONNX Runtime session are CPU only
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        engine = resolve_engine(engine, device, has_whisper=package.config.frontend.kind == "whisper")
+        self.engine = engine  # what runs: "auto" resolved
+        if engine in ("int8", "onnx"):
+            device = torch.device("cpu")  # quantised kernels and our ONNX Runtime session are CPU only
+        self.device = device
         self.network = package.build_network().to(self.device)
         if engine == "int8":
             self.network = quantize_int8(self.network)
+        elif engine == "bf16":
+            self.network = to_bfloat16(self.network)
         self._onnx = None
         if engine == "onnx":
             if onnx_path is None:

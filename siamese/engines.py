@@ -1,6 +1,14 @@
-"""Inference engines for scoring: the float network, an int8 variant, and ONNX Runtime.
+"""Inference engines for scoring: the float network, bfloat16, int8, and ONNX Runtime.
 
 - `float`: the network as trained (the reference).
+- `bf16`: the frozen Whisper encoder (conv stem and blocks: nearly all of the
+  arithmetic) in bfloat16; the log-mel, pooling, embedding head and comparison stay
+  float32. Where the hardware multiplies bfloat16 natively (CPUs with AMX or
+  AVX512-BF16, GPUs from Ampere on) the encoder runs 2.6x faster for a raw-score
+  drift of ~1e-2; elsewhere bfloat16 is emulated and slower than float.
+- `auto` (the settings' default): chosen where the model runs by `resolve_engine`:
+  bf16 where it is native, else int8 on CPUs, float on other GPUs. Each choice passed
+  the default-engine rule below (docs/benchmarks.md, "Engines").
 - `int8`: dynamic int8 quantisation (`torch.ao.quantization.quantize_dynamic`) of
   the frozen Whisper block's MLP only (`fc1`, `fc2`), with per-channel weight
   scales. Quantising every Linear layer (attention projections and the embedding
@@ -30,8 +38,9 @@ from torch import nn
 
 from siamese.config import ENGINES
 
-Engine = Literal["float", "int8", "onnx"]
-__all__ = ["ENGINES", "Engine", "OnnxScorer", "int8_layer_names", "onnx_artefact", "quantize_int8"]
+Engine = Literal["auto", "float", "bf16", "int8", "onnx"]
+__all__ = ["ENGINES", "Engine", "OnnxScorer", "int8_layer_names", "native_bfloat16", "onnx_artefact",
+           "quantize_int8", "resolve_engine", "to_bfloat16"]
 
 # Linear layers quantised by the int8 engine: names ending so (the Whisper MLP).
 INT8_LAYER_SUFFIXES = (".fc1", ".fc2")
@@ -58,6 +67,47 @@ def quantize_int8(module: nn.Module) -> nn.Module:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization announces its deprecation
         return torch.ao.quantization.quantize_dynamic(model, spec, dtype=torch.qint8).eval()
+
+
+def native_bfloat16(device: torch.device | str) -> bool:
+    """Whether `device` multiplies bfloat16 in hardware (else bf16 is emulated and slow)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False))
+    if device.type != "cpu":
+        return False
+    cpu = getattr(torch, "cpu", None)
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
+
+
+def resolve_engine(engine: str, device: torch.device | str, has_whisper: bool = True) -> str:
+    """The engine `engine` means on `device`: "auto" becomes bf16, int8 or float; others stay.
+
+    `has_whisper`: both faster engines lower the Whisper encoder; a model without one (the
+    spectrogram front-ends) would gain nothing from either, so "auto" keeps it float.
+    """
+    if engine != "auto":
+        return engine
+    device = torch.device(device)
+    if not has_whisper:
+        return "float"
+    if native_bfloat16(device):
+        return "bf16"
+    return "int8" if device.type == "cpu" else "float"
+
+
+def to_bfloat16(module: nn.Module) -> nn.Module:
+    """A copy of `module` (eval) whose frozen Whisper encoders hold bfloat16 weights.
+
+    The front-end casts its float32 log-mel to the encoder's dtype and its output back
+    to float32 (`siamese.frontends.whisper`), so nothing else changes.
+    """
+    model = copy.deepcopy(module).eval()
+    for name, child in model.named_modules():
+        if name.endswith("whisper") and hasattr(child, "blocks"):
+            child.to(torch.bfloat16)
+    return model
 
 
 class OnnxScorer:

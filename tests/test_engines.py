@@ -1,4 +1,4 @@
-"""Inference engines (issue 17): int8 and ONNX Runtime agree with the float model on real clips."""
+"""Inference engines (issue 17): bf16, int8 and ONNX Runtime agree with the float model on real clips."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from siamese.detector import Detector
-from siamese.engines import int8_layer_names, onnx_artefact
+import torch
+
+from siamese.engines import int8_layer_names, native_bfloat16, onnx_artefact, resolve_engine
 from siamese.export import TOLERANCE
 from siamese.package import ModelPackage
 
@@ -51,6 +53,37 @@ def test_int8_quantises_only_the_whisper_mlp_and_keeps_scores(package, windows) 
     window_diff, clip_diff, same = _agreement(package, windows, detector)
     assert window_diff <= TOLERANCE["int8"] and clip_diff <= TOLERANCE["int8"]
     assert same >= len(windows) - 1  # at most a clip sitting on a decision boundary may flip
+
+
+# bf16 keeps 8 mantissa bits in the Whisper encoder: measured drift on these clips ~1e-2
+# (docs/benchmarks.md, "Engines"); held to half the int8 tolerance.
+BF16_TOLERANCE = 0.025
+
+
+def test_bf16_lowers_only_the_whisper_encoder_and_keeps_scores(package, windows) -> None:
+    detector = Detector(package, device="cpu", engine="bf16")
+    assert detector.engine == "bf16"
+    dtypes = {name: p.dtype for name, p in detector.network.named_parameters()}
+    whisper = {n: d for n, d in dtypes.items() if ".whisper." in f".{n}"}
+    rest = {n: d for n, d in dtypes.items() if n not in whisper}
+    assert whisper and set(whisper.values()) == {torch.bfloat16}
+    assert rest and set(rest.values()) == {torch.float32}  # pooling, head and prototypes stay float32
+    window_diff, clip_diff, same = _agreement(package, windows, detector)
+    assert 0.0 < window_diff <= BF16_TOLERANCE  # > 0: bfloat16 really ran
+    assert same >= len(windows) - 1
+
+
+def test_auto_engine_picks_bf16_only_where_it_is_native(package, monkeypatch) -> None:
+    # The choice on this machine, whatever its CPU, is one of the measured engines.
+    chosen = Detector(package, device="cpu", engine="auto").engine
+    assert chosen == ("bf16" if native_bfloat16("cpu") else "int8")
+    monkeypatch.setattr("siamese.engines.native_bfloat16", lambda device: False)
+    assert resolve_engine("auto", "cpu") == "int8"
+    assert resolve_engine("auto", "cuda") == "float"  # int8 kernels have no GPU path
+    monkeypatch.setattr("siamese.engines.native_bfloat16", lambda device: True)
+    assert resolve_engine("auto", "cpu") == "bf16"
+    assert resolve_engine("auto", "cpu", has_whisper=False) == "float"  # nothing to lower without Whisper
+    assert resolve_engine("float", "cpu") == "float"  # an explicit choice is kept
 
 
 def test_onnx_engine_matches_float(package, windows, tmp_path) -> None:

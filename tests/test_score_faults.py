@@ -52,7 +52,15 @@ def test_call_with_timeout_gives_up_on_a_stuck_call_and_goes_on() -> None:
     assert call_with_timeout(sum, 5.0, [1, 2, 3]) == 6  # the next object is decoded normally
     with pytest.raises(ZeroDivisionError):  # the decoder's own errors still reach the caller
         call_with_timeout(lambda: 1 / 0, 5.0)
-    release.set()
+    # One helper thread serves this caller's objects; the stuck one was replaced, not reused.
+    helpers = {call_with_timeout(threading.current_thread, 5.0) for _ in range(3)}
+    assert len(helpers) == 1 and helpers.pop().name == "voxguard-decode"
+    stuck = [t for t in threading.enumerate() if t.name == "voxguard-decode"]
+    release.set()  # the stuck decode returns: its abandoned thread exits instead of waiting forever
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline and sum(t.is_alive() for t in stuck) > 1:
+        time.sleep(0.05)
+    assert sum(t.is_alive() for t in stuck) == 1  # only the live helper remains
 
 
 def test_a_decode_past_the_time_limit_is_a_timeout_row_and_resume_reads_it_again(

@@ -149,7 +149,10 @@ def test_concurrent_calls_in_one_actor_score_like_the_detector(tmp_path, score_m
     for i in range(10):
         make = real_like if i % 2 else synthetic_like
         write_clip(src / f"clip{i}.wav", make(float(rng.uniform(1.0, 12.0)), rng))  # up to 23 windows: 2 pieces
-    detector = Detector.from_package(score_model)
+    from siamese.package import ModelPackage
+
+    # The engine `voxguard score` uses by default ("auto", resolved here as in the actors).
+    detector = Detector(ModelPackage.load(score_model), device="cpu", engine=Settings.from_env().engine)
     expected = {str(p): detector.score(p).score for p in sorted(src.iterdir())}
     for actors, dest in ((None, "threads"), (2, "per-core")):
         run_scoring(str(src), str(tmp_path / dest), score_model, num_actors=actors, progress=_quiet,

@@ -85,3 +85,29 @@ def test_summary_without_database_has_no_review_hint() -> None:
     assert "verdicts: bona fide 2, spoof 1, inconclusive 0" in text
     assert "changed between listing and reading" in text
     assert "review items created" not in text and "next: voxguard dashboard" not in text
+
+
+def test_eta_follows_the_recent_rate_not_the_slow_first_calls(monkeypatch) -> None:
+    """An actor's first calls are slow (warm-up): the ETA halfway must use the steady rate."""
+    from jobs.score import progress as progress_module
+    from jobs.score.progress import Progress
+    from jobs.score.summary import JobStats
+
+    clock = [100.0]
+    monkeypatch.setattr(progress_module.time, "monotonic", lambda: clock[0])
+    stats = JobStats(job_id="j", model_version="m", source="s", dest="d")
+    reporter = Progress(stats, total=2000, emit=lambda _: None, every_s=1e9)
+    stats.rows = 10
+    reporter.update()  # the first scored clips: rates start here
+    for _ in range(10):  # warm-up: 10 clips/s for 10 s
+        clock[0] += 1.0
+        stats.rows += 10
+        reporter.update()
+    for _ in range(40):  # then the steady rate: 22.5 clips/s
+        clock[0] += 1.0
+        stats.rows += 22.5
+        reporter.update()
+    assert stats.rows == 1010
+    rates = reporter.rates()
+    assert rates["clips_per_s"] == 22.5  # the later half of the 50 s only
+    assert rates["eta_s"] == (2000 - 1010) / 22.5  # 44 s; the whole-job rate (20 clips/s) said 49.5 s

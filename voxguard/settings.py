@@ -55,8 +55,9 @@ class Settings:
     max_duration_s: float = field(default=4 * 3600.0, metadata=_env("VOXGUARD_MAX_DURATION_S"))
     # Seconds one object may take to decode before it becomes a `timeout` error row (0: no limit).
     decode_timeout_s: float = field(default=120.0, metadata=_env("VOXGUARD_DECODE_TIMEOUT_S"))
-    # Inference engine for scoring: float | int8 | onnx (siamese.engines; `voxguard bench engines`).
-    engine: str = field(default="float", metadata=_env("VOXGUARD_ENGINE"))
+    # Inference engine for scoring: auto | float | bf16 | int8 | onnx (siamese.engines; `voxguard bench
+    # engines`). auto: bf16 where the hardware multiplies bfloat16, else int8 on CPUs, float on GPUs.
+    engine: str = field(default="auto", metadata=_env("VOXGUARD_ENGINE"))
     # Inference batch size in windows.
     batch_size: int = field(default=64, metadata=_env("VOXGUARD_BATCH_SIZE"))
     # Inference actors; 0 means automatic (from the cluster's CPUs/GPUs).

@@ -177,7 +177,8 @@ def run_scoring(
              "error": obj.error, "mtime_ns": obj.mtime_ns}
         )
     progress(
-        f"[score] job {job_id}: {len(items)} to score ({stats.skipped} already in {dest}), model {version}"
+        f"[score] job {job_id}: {len(items)} to score ({stats.skipped} already in {dest}), model {version}, "
+        f"engine {engine}"
     )
     if resume and replay and on_rows is not None and existing:
         # Parts are written before their rows reach `on_rows` (the database): after a database

@@ -176,6 +176,7 @@ class PieceScorer:
         from siamese.detector import Detector
         from siamese.package_meta import PackageRef
 
+        _limit_malloc_arenas(MALLOC_ARENAS)  # before the call threads allocate (see MALLOC_ARENAS)
         torch.set_num_threads(max(1, torch_threads))
         if isinstance(package, PackageRef):  # the driver sends the path; each actor reads the weights
             package = package.load()
@@ -252,23 +253,28 @@ class ClipScorer:
         return out
 
 
-# Decoding and inference allocate differently sized buffers at every call; glibc keeps the
-# freed memory in its heaps, and an actor's footprint grew from ~0.55 to ~0.95 GiB (PSS) over
-# a few hundred clips. Handing it back with malloc_trim once the process passes this size
-# keeps an actor near 0.5 GiB for about 10 % more time per call (docs/benchmarks.md).
-TRIM_ABOVE_BYTES = 640 * 1024**2
+# Decoding and inference allocate differently sized buffers at every call; glibc keeps freed
+# memory in its heaps, one arena per thread up to 8 per core, and an actor's footprint grew
+# from ~0.55 to ~0.95 GiB (PSS) over a few hundred clips. The actor caps glibc at
+# MALLOC_ARENAS arenas (its threads share them): with one arena, 1,000 clips peaked at
+# 1,175 MiB for the actor (two arenas: 1,205; trimming after every call, before: 1,114 with
+# the float model) without trimming's cost (every call re-faulted its buffers: 15-20 % of the
+# actor's CPU with the bf16 model, whose actor always sat above the old 640 MiB trim line), and
+# one arena was not slower than two (docs/benchmarks.md). Trimming stays as a safety net.
+MALLOC_ARENAS = 1
+TRIM_ABOVE_BYTES = 1536 * 1024**2
+_M_ARENA_MAX = -8  # glibc's mallopt parameter number
 
 
-def _trim_heap_above(limit: int) -> None:
-    """Return free heap memory to the OS (glibc `malloc_trim`) when this process's RSS exceeds `limit`."""
+def _limit_malloc_arenas(count: int) -> None:
+    """Cap glibc's malloc arenas for the threads this process starts from now on (no-op elsewhere)."""
+    libc = _load_libc()
+    if libc and hasattr(libc, "mallopt"):
+        libc.mallopt(_M_ARENA_MAX, count)
+
+
+def _load_libc():  # type: ignore[no-untyped-def] # ctypes.CDLL | False
     global _libc  # noqa: PLW0603 - loaded once per process
-    try:
-        with open("/proc/self/statm", "rb") as handle:
-            rss = int(handle.read().split()[1]) * _PAGE
-    except (OSError, ValueError, IndexError):
-        return  # not Linux: nothing to do
-    if rss <= limit:
-        return
     if _libc is None:
         import ctypes
         import ctypes.util
@@ -278,8 +284,21 @@ def _trim_heap_above(limit: int) -> None:
             _libc.malloc_trim  # noqa: B018 - glibc only (musl has none)
         except (OSError, AttributeError):
             _libc = False
-    if _libc:
-        _libc.malloc_trim(0)
+    return _libc
+
+
+def _trim_heap_above(limit: int) -> None:
+    """Return free heap memory to the OS (glibc `malloc_trim`) when this process's RSS exceeds `limit`."""
+    try:
+        with open("/proc/self/statm", "rb") as handle:
+            rss = int(handle.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return  # not Linux: nothing to do
+    if rss <= limit:
+        return
+    libc = _load_libc()
+    if libc:
+        libc.malloc_trim(0)
 
 
 _libc = None

@@ -9,10 +9,15 @@ never blocks the worker's exit) and the next object gets a fresh thread. While
 start more (those objects become `timeout` rows too, saying why), so a flood of
 hostile files cannot pile up spinning threads. `timeout` rows are transient:
 `--resume` reads those objects again.
+
+Each calling thread keeps its helper thread from one object to the next (a new
+thread per object cost a thread start and, in glibc, freshly faulted heap pages
+at every decode); only an abandoned helper is replaced.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -28,28 +33,51 @@ class DecodeTimeout(Exception):
     """The call did not finish within its time limit."""
 
 
+class _Helper:
+    """One daemon thread running the calls of one caller thread, one at a time."""
+
+    def __init__(self) -> None:
+        self.requests: queue.SimpleQueue[
+            tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], threading.Event] | None
+        ] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._serve, name="voxguard-decode", daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            request = self.requests.get()
+            if request is None:  # abandoned: exit once the stuck call returns (if it ever does)
+                return
+            fn, args, outcome, done = request
+            try:
+                outcome["value"] = fn(*args)
+            except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
+                outcome["error"] = error
+            done.set()
+
+
+_helpers = threading.local()
+
+
 def call_with_timeout(fn: Callable[..., T], timeout_s: float | None, *args: Any) -> T:
     """`fn(*args)`, or `DecodeTimeout` after `timeout_s` seconds (None or <= 0: no limit)."""
     if not timeout_s or timeout_s <= 0:
         return fn(*args)
-    with _lock:
-        _abandoned[:] = [t for t in _abandoned if t.is_alive()]
-        if len(_abandoned) >= MAX_ABANDONED:
-            raise DecodeTimeout(f"not started: {len(_abandoned)} earlier decodes in this worker are still stuck")
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = fn(*args)
-        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
-            outcome["error"] = error
-
-    thread = threading.Thread(target=run, name="voxguard-decode", daemon=True)
-    thread.start()
-    thread.join(timeout_s)
-    if thread.is_alive():
+    helper: _Helper | None = getattr(_helpers, "helper", None)
+    if helper is None:
         with _lock:
-            _abandoned.append(thread)
+            _abandoned[:] = [t for t in _abandoned if t.is_alive()]
+            if len(_abandoned) >= MAX_ABANDONED:
+                raise DecodeTimeout(f"not started: {len(_abandoned)} earlier decodes in this worker are still stuck")
+        helper = _helpers.helper = _Helper()
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+    helper.requests.put((fn, args, outcome, done))
+    if not done.wait(timeout_s):
+        _helpers.helper = None  # stuck on this object: the next one gets a fresh thread
+        helper.requests.put(None)
+        with _lock:
+            _abandoned.append(helper.thread)
         raise DecodeTimeout(f"decoding took longer than {timeout_s:g} s (abandoned)")
     if "error" in outcome:
         raise outcome["error"]

@@ -41,6 +41,9 @@ class WhisperFrontend(Frontend):
     def features(self, waveform: torch.Tensor) -> torch.Tensor:
         with torch.autocast(device_type=waveform.device.type, enabled=False):
             log_mel = self.transform(waveform)
+        # The log-mel stays float32 (its log and clamp); the frozen encoder runs in its own
+        # dtype, which the bf16 engine lowers to bfloat16 (`siamese.engines.to_bfloat16`).
+        log_mel = log_mel.to(self.whisper.conv1.weight.dtype)
         with torch.no_grad():
             if self.all_layers:
                 hidden = torch.cat(self.whisper.hidden_states(log_mel), dim=2)  # [B, frames, d * (blocks + 1)]

@@ -45,6 +45,9 @@ def generate_files(folder: Path, n: int, min_s: float = 3.0, max_s: float = 12.0
     return total
 
 
+PSS_EVERY_S = 2.0  # see PeakRSS._sample
+
+
 class PeakRSS:
     """Context manager sampling the memory of this process (and, with `tree`, all its descendants).
 
@@ -62,6 +65,7 @@ class PeakRSS:
         self.peak_pss = 0
         # At the sample with the peak summed RSS: kind -> [processes, RSS, PSS] (see `process_kind`).
         self.at_peak: dict[str, list[int]] = {}
+        self._last_pss = float("-inf")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -72,15 +76,32 @@ class PeakRSS:
             root = psutil.Process(self.pid or os.getpid())
         except psutil.NoSuchProcess:
             return 0, 0, {}
-        rss = pss = 0
+        procs = [root, *(root.children(recursive=True) if self.tree else [])]
+        rss_of: dict[int, int] = {}
+        for proc in procs:
+            try:
+                rss_of[proc.pid] = proc.memory_info().rss  # /proc/PID/statm: cheap
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        rss = sum(rss_of.values())
+        now = time.monotonic()
+        # PSS needs smaps_rollup, which costs ~4 ms of CPU per Ray process (~45 ms per sample of a
+        # pipeline's tree: at 4 samples/s a tenth of a 2-core machine, taken from the very job
+        # being measured). So PSS and the per-kind breakdown are read at a new RSS peak and every
+        # PSS_EVERY_S, not at every sample.
+        if rss <= self.peak and now - self._last_pss < PSS_EVERY_S:
+            return rss, 0, {}
+        self._last_pss = now
+        pss = 0
         kinds: dict[str, list[int]] = {}
-        for proc in [root, *(root.children(recursive=True) if self.tree else [])]:
+        for proc in procs:
+            if proc.pid not in rss_of:
+                continue
             try:
                 info = proc.memory_full_info()  # reads smaps_rollup: PSS as well as RSS
                 kind = "driver" if proc.pid == root.pid else process_kind(" ".join(proc.cmdline()))
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
-            rss += info.rss
             pss += getattr(info, "pss", info.rss)
             entry = kinds.setdefault(kind, [0, 0, 0])
             entry[0] += 1
@@ -90,7 +111,7 @@ class PeakRSS:
 
     def _update(self) -> None:
         rss, pss, kinds = self._sample()
-        if rss > self.peak:
+        if rss > self.peak and kinds:
             self.at_peak = kinds
         self.peak = max(self.peak, rss)
         self.peak_pss = max(self.peak_pss, pss)
@@ -244,6 +265,7 @@ def run_bench(
     rounds: int = 1,
     two_stage: bool = True,
     engines: tuple[str, ...] = (),
+    core_rows: bool = False,
     *,
     settings: Settings,
 ) -> dict[str, Any]:
@@ -267,8 +289,14 @@ def run_bench(
     log(f"[bench] generating {n_files} files in {src}")
     audio_s = generate_files(src, n_files) if n_files else 0.0
     paths = sorted(str(p) for p in src.iterdir()) if n_files else []
-    # The naive loop runs where the pipeline's actors run: the GPU when there is one.
-    detector = Detector.from_package(model)
+    # The naive loop runs where the pipeline's actors run (the GPU when there is one), with the
+    # engine `voxguard score` would use there (the settings', "auto" resolved), so that the two
+    # compare like for like; a float loop is measured too, as the reference users know.
+    from siamese.package import ModelPackage
+
+    package = ModelPackage.load(model)
+    detector = Detector(package, engine=settings.engine)
+    float_detector = detector if detector.engine == "float" else Detector(package, engine="float")
     audio_config = detector.audio_config
     torch.set_num_threads(os.cpu_count() or 1)
 
@@ -286,7 +314,7 @@ def run_bench(
         finally:
             torch.set_num_threads(os.cpu_count() or 1)
 
-    def naive() -> dict[str, float]:
+    def naive(detector: Detector = detector) -> dict[str, float]:
         # Detector.score's own steps, timed apart: where a plain loop's time goes.
         spent = {"read+decode+resample": 0.0, "windows": 0.0, "inference": 0.0, "aggregate": 0.0}
         for path in paths:
@@ -332,12 +360,18 @@ def run_bench(
     pipeline(warm, work / "out-warm")()
     variants: list[tuple[str, Callable[[], Any]]] = [
         ("decode only (1 process)", decode_only),
-        ("naive loop (Detector.score per file)", naive),
+        (f"naive loop (Detector.score per file, engine {detector.engine})", naive),
         ("naive loop, 1 torch thread", naive_one_thread),
-        ("pipeline (voxguard score, float)", pipeline(src, work / "out", engine="float")),
+        (f"pipeline (voxguard score, engine {settings.engine}: {detector.engine} here)", pipeline(src, work / "out")),
     ]
+    if core_rows:  # `core_rows`: only the like-for-like trio (decode floor, naive loop, pipeline)
+        variants = [variants[0], variants[1], variants[3]]
+        two_stage, engines = False, ()
+    elif float_detector is not detector:
+        variants[2:2] = [("naive loop, engine float", lambda: naive(float_detector))]
+        variants.append(("pipeline, engine float", pipeline(src, work / "out-float", engine="float")))
     cores = os.cpu_count() or 1
-    if num_actors is None and cores > 1:
+    if num_actors is None and cores > 1 and not core_rows:
         # The previous CPU layout: one single-call actor process per core.
         variants.append(("pipeline, one single-call actor per core", pipeline(src, work / "out-1call", actors=cores)))
     if two_stage:

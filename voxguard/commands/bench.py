@@ -26,9 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     score.add_argument("--rounds", type=int, default=1,
                        help="interleaved rounds; each row keeps its fastest (a shared machine's load varies)")
     score.add_argument("--no-two-stage", action="store_true", help="skip the two-stage pipeline row")
+    score.add_argument("--core-rows", action="store_true",
+                       help="only the decode floor, the naive loop and the pipeline (both with the default engine): "
+                            "with --rounds, the cheapest way to a like-for-like ratio on a noisy machine")
     score.add_argument("--json-out", metavar="FILE", default=None,
                        help="also write the raw numbers to this JSON file (elsewhere --json is a flag that prints JSON)")
-    score.add_argument("--engine", action="append", default=[], choices=("int8", "onnx"),
+    score.add_argument("--engine", action="append", default=[], choices=("float", "bf16", "int8", "onnx"),
                        help="also run the pipeline with this engine (repeatable)")
     score.set_defaults(func=_bench_score)
 
@@ -40,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="training corpus manifest whose test split is scored (default: "
                          "var/corpus/manifest.parquet, else var/corpus/base/manifest.parquet)")
     engines.add_argument("--devset", default="../shared/devset", help="cross-corpus devset folder (manifest.csv)")
-    engines.add_argument("--engines", default="float,int8", help="comma-separated engines (float is the reference)")
+    engines.add_argument("--engines", default="float,bf16,int8", help="comma-separated engines (float is the reference)")
     engines.add_argument("--max-clips", type=int, default=None, help="sample this many clips per set")
     engines.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     engines.add_argument("--json-out", metavar="FILE", default=None,
@@ -67,10 +70,12 @@ def _bench_score(args: argparse.Namespace) -> int:
         rounds=args.rounds,
         two_stage=not args.no_two_stage,
         engines=tuple(args.engine),
+        core_rows=args.core_rows,
         settings=ctx.settings,
     )
     table = format_table(result)
     flags = "".join(f" --engine {e}" for e in args.engine) + (f" --memory-scales {args.memory_scales}" if scales else "")
+    flags += (" --core-rows" if args.core_rows else "") + (f" --rounds {args.rounds}" if args.rounds > 1 else "")
     print(f"`voxguard bench score --files {args.files}{flags}`")
     print()
     print(table)

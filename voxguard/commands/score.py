@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from siamese.config import ENGINES
 from voxguard.settings import Settings
 
 
@@ -24,8 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--overwrite", action="store_true", help="delete DEST's existing parts first")
     parser.add_argument("--limit", type=int, default=None, help="score at most N objects")
     parser.add_argument("--batch-size", type=int, default=None, help="inference batch, in windows (default 64)")
-    parser.add_argument("--engine", choices=("float", "int8", "onnx"), default=None,
-                        help="inference engine (default: VOXGUARD_ENGINE or float); see docs/benchmarks.md")
+    parser.add_argument("--engine", choices=ENGINES, default=None,
+                        help="inference engine (default: VOXGUARD_ENGINE or auto: bf16 where the hardware has it, "
+                             "else int8 on CPUs, float on GPUs); see docs/benchmarks.md")
     parser.add_argument("--num-actors", type=int, default=None, help="inference actors (0 = automatic)")
     parser.add_argument("--gpus-per-actor", type=float, default=None, help="GPU fraction per actor when GPUs exist")
     parser.add_argument("--s3-endpoint", default=None, help="S3-compatible endpoint URL (or VOXGUARD_S3_ENDPOINT)")

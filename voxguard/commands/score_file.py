@@ -49,7 +49,7 @@ def _score_files(args: argparse.Namespace) -> int:
         package = ctx.package(args.model)  # InvalidPackage: one line
     from siamese.detector import Detector  # torch import deferred: keeps `voxguard --help` fast
 
-    detector = Detector(package, max_duration_s=settings.max_duration_s)
+    detector = Detector(package, max_duration_s=settings.max_duration_s, engine=settings.engine)
     results = [detector.score(clip, name=str(clip)) for clip in args.clips]
     if args.json:
         for result in results:
