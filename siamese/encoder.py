@@ -76,7 +76,9 @@ class MeanStatsPooling(nn.Module):
             return torch.cat([mean, x.std(dim=-1).clamp_min(1e-6)], dim=1)
         deviation = x - mean.unsqueeze(-1)
         var = (deviation * deviation).sum(dim=-1) / (frames - 1)
-        return torch.cat([mean, var.sqrt().clamp_min(1e-6)], dim=1)
+        # Clamp before the root (= std clamped at 1e-6): sqrt's gradient at 0 is infinite, and a
+        # constant row (a dead ReLU channel) would turn the whole batch's gradients into NaN.
+        return torch.cat([mean, var.clamp_min(1e-12).sqrt()], dim=1)
 
 
 class Encoder(nn.Module):

@@ -157,3 +157,18 @@ def test_no_spoof_prototypes_scores_bonafide_similarity_only():
     with torch.no_grad():
         scores = network.score(_waves(3))
     assert scores.shape == (3,) and torch.all(scores <= 1.0 + 1e-6)
+
+
+def test_mean_stats_pooling_matches_torch_std_and_keeps_gradients_finite() -> None:
+    """The two-pass std equals torch.std (clamped at 1e-6), and a constant row (a dead ReLU
+    channel) must not make the gradients NaN: sqrt's derivative at 0 is infinite."""
+    from siamese.encoder import MeanStatsPooling
+
+    x = torch.randn(2, 4, 50) * 3 + 1
+    x[:, 1, :] = 0.0
+    x.requires_grad_(True)
+    pooled = MeanStatsPooling()(x)
+    expected = torch.cat([x.mean(dim=-1), x.std(dim=-1).clamp_min(1e-6)], dim=1)
+    assert torch.allclose(pooled, expected, atol=1e-5)
+    pooled.sum().backward()
+    assert torch.isfinite(x.grad).all()
