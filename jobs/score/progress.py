@@ -54,7 +54,6 @@ class Progress:
         self.every_s = every_s
         self._first: tuple[float, int, float] | None = None  # (time, rows, audio_s) at the first scored clips
         self._history: list[tuple[float, int, float]] = []  # (time, rows, audio_s) at each update since
-        self._times: list[float] = []  # their times, for bisect
         self._last_line = 0.0
         self._bar: Any = None
         if bar and total:
@@ -75,7 +74,7 @@ class Progress:
             return {"clips_per_s": 0.0, "audio_s_per_s": 0.0, "eta_s": None}
         t0, rows0, audio0 = self._first
         since = max(t0, min(now - RATE_WINDOW_S, now - (now - t0) / 2))
-        at = bisect.bisect_right(self._times, since) - 1  # the newest sample at or before `since`
+        at = bisect.bisect_right(self._history, since, key=lambda sample: sample[0]) - 1  # newest at or before `since`
         if at >= 0:
             t0, rows0, audio0 = self._history[at]
         wall = now - t0
@@ -116,7 +115,6 @@ class Progress:
         else:
             first_line = False
         self._history.append((now, self.stats.rows, self.stats.audio_s))
-        self._times.append(now)
         if self._bar is not None:
             self._bar.n = self.stats.rows
             r = self.rates()
