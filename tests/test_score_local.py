@@ -96,7 +96,8 @@ def test_segments_locate_the_synthetic_part(tmp_path, score_model, ray_local) ->
     assert row["flagged"] is True
 
 
-def test_bad_inputs_become_error_rows(tmp_path, score_model, ray_local) -> None:  # noqa: F811
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_bad_inputs_become_error_rows(tmp_path, score_model, ray_local, executor) -> None:  # noqa: F811
     rng = np.random.default_rng(3)
     src = tmp_path / "bad"
     src.mkdir()
@@ -110,14 +111,14 @@ def test_bad_inputs_become_error_rows(tmp_path, score_model, ray_local) -> None:
     write_clip(src / "long.flac", real_like(15 * 60, rng))
     write_clip(src / "ok.wav", real_like(2.0, rng))
     # Over the byte limit (a sparse file, so no disk is used): refused before being read.
-    settings = Settings.from_env(max_file_bytes=40 * 1024 * 1024)
+    settings = Settings.from_env(max_file_bytes=40 * 1024 * 1024, executor=executor)
     with open(src / "huge.wav", "wb") as handle:
         handle.write(b"RIFF")
         handle.truncate(settings.max_file_bytes + 10)
 
     summary = run_scoring(str(src), str(tmp_path / "out"), score_model, settings=settings, progress=_quiet)
     rows = {r["uri"].rsplit("/", 1)[-1]: r for r in _read(tmp_path / "out")}
-    assert len(rows) == 8 and summary["rows"] == 8
+    assert len(rows) == 8 and summary["rows"] == 8 and summary["executor"] == executor
     assert rows["truncated.flac"]["error"].startswith("undecodable")
     assert rows["empty.wav"]["error"].startswith("empty")
     assert rows["photo.wav"]["error"].startswith("not_audio")
@@ -141,7 +142,8 @@ def test_bad_inputs_become_error_rows(tmp_path, score_model, ray_local) -> None:
 
 def test_concurrent_calls_in_one_actor_score_like_the_detector(tmp_path, score_model, ray_local) -> None:  # noqa: F811
     """On this 2-CPU Ray the default plan is one actor running two calls at once on threads;
-    its scores must be the plain `Detector.score` ones, as must those of one single-call actor per core."""
+    its scores must be the plain `Detector.score` ones, as must those of one single-call actor per core
+    and of the local executor (the same calls on this process's threads)."""
     from siamese.detector import Detector
 
     rng = np.random.default_rng(7)
@@ -154,9 +156,10 @@ def test_concurrent_calls_in_one_actor_score_like_the_detector(tmp_path, score_m
     # The engine `voxguard score` uses by default ("auto", resolved here as in the actors).
     detector = Detector(ModelPackage.load(score_model), device="cpu", engine=Settings.from_env().engine)
     expected = {str(p): detector.score(p).score for p in sorted(src.iterdir())}
-    for actors, dest in ((None, "threads"), (2, "per-core")):
-        run_scoring(str(src), str(tmp_path / dest), score_model, num_actors=actors, progress=_quiet,
-                    settings=Settings.from_env())
+    for executor, actors, dest in (("ray", None, "threads"), ("ray", 2, "per-core"), ("local", None, "in-process")):
+        summary = run_scoring(str(src), str(tmp_path / dest), score_model, num_actors=actors, progress=_quiet,
+                              settings=Settings.from_env(executor=executor))
+        assert summary["executor"] == executor
         got = {r["uri"]: r["score"] for r in _read(tmp_path / dest)}
         assert got.keys() == expected.keys()
         assert max(abs(got[u] - expected[u]) for u in got) < 1e-4, actors

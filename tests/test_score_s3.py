@@ -54,13 +54,16 @@ def _read_back(endpoint: str, path: str) -> list[dict]:
     return pq.read_table(path, filesystem=fs).to_pylist()
 
 
-def test_s3_prefix_to_s3_parquet(s3_server, archive, score_model, ray_s3) -> None:  # noqa: F811
-    settings = Settings.from_env(s3_endpoint=s3_server.endpoint)
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_s3_prefix_to_s3_parquet(s3_server, archive, score_model, ray_s3, executor) -> None:  # noqa: F811
+    settings = Settings.from_env(s3_endpoint=s3_server.endpoint, executor=executor)
+    dest = f"s3://results/scores-{executor}"
     summary = run_scoring(
-        "s3://archive/clips/", "s3://results/scores", score_model, settings=settings, part_size=4, progress=lambda _: None
+        "s3://archive/clips/", dest, score_model, settings=settings, part_size=4, progress=lambda _: None
     )
     assert summary["rows"] == 9 and summary["scored"] == 8 and summary["errors"] == 1
-    rows = _read_back(s3_server.endpoint, "results/scores")
+    assert summary["executor"] == executor
+    rows = _read_back(s3_server.endpoint, f"results/scores-{executor}")
     by_uri = {r["uri"]: r for r in rows}
     assert len(rows) == 9 and len(by_uri) == 9
     assert by_uri["s3://archive/clips/notes.txt"]["error"].startswith("not_audio")
@@ -72,10 +75,10 @@ def test_s3_prefix_to_s3_parquet(s3_server, archive, score_model, ray_s3) -> Non
     assert min(real) > max(fake)
     # Resume over S3: nothing new to do.
     again = run_scoring(
-        "s3://archive/clips/", "s3://results/scores", score_model, settings=settings, resume=True, progress=lambda _: None
+        "s3://archive/clips/", dest, score_model, settings=settings, resume=True, progress=lambda _: None
     )
     assert again["skipped"] == 9 and again["rows"] == 0
-    assert len(_read_back(s3_server.endpoint, "results/scores")) == 9
+    assert len(_read_back(s3_server.endpoint, f"results/scores-{executor}")) == 9
 
 
 def test_cli_s3_manifest(s3_server, archive, score_model, ray_s3, capsys) -> None:  # noqa: F811

@@ -58,6 +58,9 @@ class Settings:
     # Inference engine for scoring: auto | float | bf16 | int8 | onnx (siamese.engines; `voxguard bench
     # engines`). auto: bf16 where the hardware multiplies bfloat16, else int8 on CPUs, float on GPUs.
     engine: str = field(default="auto", metadata=_env("VOXGUARD_ENGINE"))
+    # Where scoring calls run: auto | ray | local (jobs.score.executors). auto: this process on a
+    # machine where Ray would run a single CPU actor (no cluster, no GPU, <= 2 cores), else Ray Data.
+    executor: str = field(default="auto", metadata=_env("VOXGUARD_EXECUTOR"))
     # Inference batch size in windows.
     batch_size: int = field(default=64, metadata=_env("VOXGUARD_BATCH_SIZE"))
     # Inference actors; 0 means automatic (from the cluster's CPUs/GPUs).

@@ -1,7 +1,8 @@
 """`run_scoring`: the bulk scoring job, from SOURCE to a Parquet dataset in DEST.
 
-Stages (Ray Data, streaming):
-  driver listing -> dataset of small URI blocks
+Stages (streaming; Ray Data, or this process's threads on a machine where Ray would run one
+CPU actor anyway: `jobs.score.executors`):
+  driver listing -> small URI blocks
   -> CPUs: `ClipScorer` actors, each running one call per core it holds on threads
      (read, fingerprint, decode, resample, cut into pieces and score them in the same
      process: no copies between stages, one torch import and model per actor)
@@ -33,6 +34,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from jobs.score.output import COLUMNS, now_utc, to_table
+from jobs.score.executors import iter_local, local_cpus, resolve_executor
 from jobs.score.progress import Progress
 from jobs.score.resume import DoneIndex, drop_transient_errors, load_done
 from jobs.score.sources import iter_objects
@@ -100,6 +102,7 @@ def run_scoring(
     group: str | None = None,
     enrolled: np.ndarray | None = None,
     replay: bool = False,
+    executor: str | None = None,
 ) -> dict[str, Any]:
     """Score every object of `source` into Parquet parts under `dest`; return the job summary.
 
@@ -112,7 +115,10 @@ def run_scoring(
     `engine`: inference engine, "float" | "int8" | "onnx" (default: the settings'); see
     `siamese.engines` and `voxguard bench engines` for what each costs in accuracy.
     `fused`: None picks the layout for the cluster (CPU: decode inside the scoring
-    actors; GPU: separate decode tasks); False forces two stages (benchmarks).
+    actors; GPU: separate decode tasks); False forces two stages on Ray (benchmarks).
+    `executor`: "auto" | "ray" | "local" (default: the settings'); where the calls run
+    (`jobs.score.executors`: auto is this process on a machine where Ray would run a
+    single CPU actor, Ray Data everywhere else).
     `part_size` and `commit_every_s`: a part is written at `part_size` rows or
     `commit_every_s` seconds after the previous one, whichever is first (the resume unit).
     `model`: a package path, a `PackageRef` or an already loaded `ModelPackage` (default: the
@@ -143,6 +149,10 @@ def run_scoring(
         raise ConfigError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
     if engine == "onnx" and group is not None:
         raise ConfigError("--engine onnx cannot compare against enrolled groups (--group): use float or int8")
+    executor = resolve_executor(
+        "ray" if fused is False else executor or settings.executor, settings,
+        num_actors if num_actors is not None else settings.num_actors,
+    )
     fs, dest_path = filesystem(dest, s3)
     check_writable(fs, dest_path, s3)  # a missing bucket or read-only DEST fails now, not after scoring
     existing = list_parts(fs, dest_path)
@@ -178,7 +188,7 @@ def run_scoring(
         )
     progress(
         f"[score] job {job_id}: {len(items)} to score ({stats.skipped} already in {dest}), model {version}, "
-        f"engine {engine}"
+        f"engine {engine}, executor {executor}"
     )
     if resume and replay and on_rows is not None and existing:
         # Parts are written before their rows reach `on_rows` (the database): after a database
@@ -191,9 +201,13 @@ def run_scoring(
     if items:
         bar = progress_bar if progress_bar is not None else (default_progress and sys.stderr.isatty())
         reporter = Progress(stats, len(items), progress, progress_every_s, bar=bar)
-        rows_iter = _iter_scored(
-            _score_items(items, package, settings, s3, batch_size, num_actors, gpus_per_actor, group, fused, engine)
-        )
+        if executor == "local":
+            rows_iter = _score_items_here(items, package, settings, s3, batch_size, group, engine)
+        else:
+            rows_iter = _iter_scored(
+                _score_items(items, package, settings, s3, batch_size, num_actors, gpus_per_actor, group, fused,
+                             engine)
+            )
         try:
             _write_rows(rows_iter, package, job_id, fs, s3, dest_path, part_size, stats, on_rows, reporter,
                         commit_every_s)
@@ -202,7 +216,7 @@ def run_scoring(
             # now: left to interpreter shutdown, its executor thread deadlocked and the job hung.
             rows_iter.close()
         reporter.close()
-    return stats.as_dict()
+    return {**stats.as_dict(), "executor": executor}
 
 
 def _model_for_job(model: "str | Path | PackageRef | ModelPackage | None", settings: ScoringSettings
@@ -211,6 +225,52 @@ def _model_for_job(model: "str | Path | PackageRef | ModelPackage | None", setti
     if model is None or isinstance(model, (str, Path)):
         return PackageRef.open(model or settings.model_path, settings.whisper_model_bin or None)
     return model
+
+
+def _decode_kwargs(package: "PackageRef | ModelPackage", settings: ScoringSettings, s3: StorageOptions,
+                   windows_per_piece: int) -> dict[str, Any]:
+    """What each read-decode-cut call needs (`jobs.score.stages.decode_batch`)."""
+    audio = package.config.audio
+    return {
+        "audio": {f: getattr(audio, f) for f in audio.__dataclass_fields__},
+        "s3": s3,
+        "max_file_bytes": settings.max_file_bytes,
+        "max_duration_s": settings.max_duration_s,
+        "windows_per_piece": windows_per_piece,
+        "decode_timeout_s": settings.decode_timeout_s,
+    }
+
+
+def _score_items_here(
+    items: list[dict[str, Any]],
+    package: "PackageRef | ModelPackage",
+    settings: ScoringSettings,
+    s3: StorageOptions,
+    batch_size: int,
+    group: str | None,
+    engine: str,
+):  # type: ignore[no-untyped-def] # -> generator of pyarrow tables (SCORED_SCHEMA)
+    """The local executor: the calls one CPU actor would run, on this process's threads.
+
+    Sized by the same rule as Ray's CPU plan for this machine (`scoring_actor_pool`):
+    threads, torch threads per call, windows per forward pass, objects per call.
+    """
+    from cluster.resources import scoring_actor_pool
+
+    plan = scoring_actor_pool({"CPU": float(local_cpus())}, None, 0.0, batch_size, fused=True)
+    threads = int(plan["calls_per_actor"]) * int(plan["max_size"])
+    per_call = max(1, min(ITEMS_PER_CALL, math.ceil(len(items) / threads)))
+    scorer_kwargs = {
+        "package": package,
+        "decode": _decode_kwargs(package, settings, s3, int(plan["batch_size"])),
+        "torch_threads": int(plan["torch_threads"]),
+        "batch_size": int(plan["batch_size"]),
+        "group": group,
+        "engine": engine,
+        "onnx_path": _onnx_path(package, settings) if engine == "onnx" else None,
+    }
+    blocks = [items[i : i + per_call] for i in range(0, len(items), per_call)]
+    return iter_local(blocks, scorer_kwargs, threads)
 
 
 def _score_items(
@@ -249,15 +309,7 @@ def _score_items(
     if isinstance(package, PackageRef) and not _single_node(ray):
         # Another machine's workers cannot read this machine's file: ship the weights with the actors.
         package = package.load()
-    audio = package.config.audio
-    decode_kwargs = {
-        "audio": {f: getattr(audio, f) for f in audio.__dataclass_fields__},
-        "s3": s3,
-        "max_file_bytes": settings.max_file_bytes,
-        "max_duration_s": settings.max_duration_s,
-        "windows_per_piece": plan["batch_size"],
-        "decode_timeout_s": settings.decode_timeout_s,
-    }
+    decode_kwargs = _decode_kwargs(package, settings, s3, int(plan["batch_size"]))
     actor_kwargs = {
         "package": package,
         "device": plan["device"],

@@ -183,8 +183,21 @@ class PieceScorer:
         self.detector = Detector(package, device=device, engine=engine, onnx_path=onnx_path, threads=torch_threads)
         self.audio = package.config.audio
         self.batch_size = batch_size
+        self.torch_threads = max(1, torch_threads)
         # Enrolled bona fide references of this group (instant adaptation) join the bank.
         self.group = group
+
+    def pin_threads(self) -> None:
+        """Give the calling thread `torch_threads` intra-op threads.
+
+        torch keeps the count per thread (OpenMP): the constructor's `set_num_threads`
+        holds for threads that first use torch afterwards. A caller that starts its own
+        threads (`jobs.score.executors.iter_local`) pins each of them with this.
+        """
+        import torch
+
+        if torch.get_num_threads() != self.torch_threads:
+            torch.set_num_threads(self.torch_threads)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         window = self.audio.window_samples

@@ -189,6 +189,7 @@ class Measure:
     parts: dict[str, float] | None = None  # busy seconds by part (the naive loop's breakdown)
     by_kind: dict[str, list[int]] | None = None  # at the memory peak: kind -> [processes, RSS, PSS]
     eta: dict[str, float] | None = None  # `eta_check` of the job's own progress lines
+    steal_pct: float | None = None  # machine-wide CPU time the hypervisor took during the row (`cpu_steal`)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -204,12 +205,35 @@ class Measure:
             "parts_s": self.parts or {},
             "memory_by_kind_mib": {k: [v[0], v[1] / 2**20, v[2] / 2**20] for k, v in (self.by_kind or {}).items()},
             "eta_check": self.eta,
+            "steal_pct": self.steal_pct,
         }
+
+
+def cpu_times() -> tuple[int, int] | None:
+    """(steal, total) CPU ticks of the whole machine so far (Linux /proc/stat), else None."""
+    try:
+        with open("/proc/stat") as handle:
+            fields = [int(v) for v in handle.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return fields[7], sum(fields)  # user nice system idle iowait irq softirq steal
+
+
+def steal_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """Percent of the machine's CPU time the hypervisor gave to other guests between two `cpu_times`.
+
+    On a shared VM this swings from 0 to over 50 % within minutes and every wall time moves with
+    it; rows measured under very different steal do not compare.
+    """
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return 100.0 * (after[0] - before[0]) / (after[1] - before[1])
 
 
 def _timed(name: str, files: int, audio_s: float, fn: Callable[[], Any], tree: bool = True) -> Measure:
     """Run `fn` once; memory of this process, plus its children (Ray) when `tree`."""
     load = os.getloadavg()[0]
+    ticks = cpu_times()
     with PeakRSS(tree=tree) as rss:
         start = time.perf_counter()
         parts = fn()
@@ -217,7 +241,8 @@ def _timed(name: str, files: int, audio_s: float, fn: Callable[[], Any], tree: b
     job = isinstance(parts, dict) and "job_id" in parts
     return Measure(name, files, audio_s, wall, rss.peak, rss.peak_pss, (load, os.getloadavg()[0]),
                    parts if isinstance(parts, dict) and not job else None,  # not a job summary
-                   rss.at_peak if tree else None, parts.get("eta_check") if job else None)
+                   rss.at_peak if tree else None, parts.get("eta_check") if job else None,
+                   steal_share(ticks, cpu_times()))
 
 
 def _cli_score(n: int, audio_s: float, folder: Path, dest: Path, model: str | Path, batch_size: int | None,
@@ -235,6 +260,7 @@ def _cli_score(n: int, audio_s: float, folder: Path, dest: Path, model: str | Pa
     command += ["--num-actors", str(num_actors)] if num_actors else []
     load = os.getloadavg()[0]
     lines: list[tuple[float, str]] = []
+    ticks = cpu_times()
     start = time.perf_counter()
     with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
         with PeakRSS(pid=proc.pid) as rss:
@@ -246,7 +272,8 @@ def _cli_score(n: int, audio_s: float, folder: Path, dest: Path, model: str | Pa
     if proc.returncode:
         raise RuntimeError(f"{' '.join(command)} exited {proc.returncode}")
     return Measure(f"voxguard score (own process), {n} clips", n, audio_s, wall, rss.peak, rss.peak_pss,
-                   (load, os.getloadavg()[0]), None, rss.at_peak, eta_check(lines, time.monotonic()))
+                   (load, os.getloadavg()[0]), None, rss.at_peak, eta_check(lines, time.monotonic()),
+                   steal_share(ticks, cpu_times()))
 
 
 def _best(measures: list[Measure]) -> Measure:
@@ -280,6 +307,7 @@ def run_bench(
     """
     import torch
 
+    from jobs.score.executors import resolve_executor
     from jobs.score.pipeline import run_scoring
     from siamese.audio import decode_audio
     from siamese.detector import Detector
@@ -338,7 +366,7 @@ def run_bench(
     ray_start_s = time.perf_counter() - ray_start
 
     def pipeline(folder: Path, dest: Path, fused: bool | None = None, engine: str | None = None,
-                 actors: int | None = None) -> Callable[[], Any]:
+                 actors: int | None = None, executor: str | None = None) -> Callable[[], Any]:
         def run() -> dict[str, Any]:
             # The job's own progress lines (every 2 s) give the ETA check: what it predicted
             # halfway against what it then took.
@@ -347,7 +375,7 @@ def run_bench(
                 str(folder), str(dest), model, settings=settings, overwrite=True, batch_size=batch_size,
                 num_actors=actors if actors is not None else num_actors,
                 progress=lambda line: lines.append((time.monotonic(), line)), progress_every_s=2.0,
-                progress_bar=False, fused=fused, engine=engine,
+                progress_bar=False, fused=fused, engine=engine, executor=executor,
             )
             return {**summary, "eta_check": eta_check(lines, time.monotonic())}
 
@@ -360,11 +388,17 @@ def run_bench(
     pipeline(warm, work / "out-warm")()
     # The like-for-like trio (decode floor, naive loop, pipeline: both with the default engine);
     # `core_rows` measures only these, the others are references and alternative layouts.
+    # The pipeline row is `voxguard score` as configured (its executor resolved for this machine);
+    # where that is the local executor, the Ray Data pipeline is a core row too.
+    executor = resolve_executor(settings.executor, settings, num_actors or settings.num_actors)
     variants: list[tuple[str, Callable[[], Any]]] = [
         ("decode only (1 process)", decode_only),
         (f"naive loop (Detector.score per file, engine {detector.engine})", naive),
-        (f"pipeline (voxguard score, engine {settings.engine}: {detector.engine} here)", pipeline(src, work / "out")),
+        (f"pipeline (voxguard score, engine {settings.engine}: {detector.engine} here, executor "
+         f"{settings.executor}: {executor} here)", pipeline(src, work / "out")),
     ]
+    if executor != "ray":
+        variants.append(("pipeline, executor ray (Ray Data)", pipeline(src, work / "out-ray", executor="ray")))
     if not core_rows:
         if float_detector is not detector:
             variants.append(("naive loop, engine float", lambda: naive(float_detector)))
@@ -407,6 +441,10 @@ def run_bench(
     }
 
 
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
 def format_table(result: dict[str, Any]) -> str:
     """Markdown table with ratios to the naive loop (and the decode-only floor), then the breakdown."""
     rows = result["rows"]
@@ -414,8 +452,8 @@ def format_table(result: dict[str, Any]) -> str:
     floor = next((r for r in rows if r["name"].startswith("decode")), None)
     out = [
         "| run | files | audio h | wall s | x real-time | clips/s | peak RSS MiB | peak PSS MiB | speed vs naive | "
-        "wall vs decode floor | load 1m |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "wall vs decode floor | load 1m | CPU steal % |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows + result["scales"]:
         # Ratios per clip, so rows of other archive sizes still compare.
@@ -425,7 +463,7 @@ def format_table(result: dict[str, Any]) -> str:
         out.append(
             f"| {r['name']} | {r['files']} | {r['audio_hours']:.3f} | {r['wall_s']:.1f} | {r['x_real_time']:.1f} | "
             f"{r['clips_per_s']:.2f} | {r['peak_rss_mib']:.0f} | {r.get('peak_pss_mib', 0):.0f} | {vs_naive} | {vs_floor} | "
-            f"{load[0]:.1f}-{load[1]:.1f} |"
+            f"{load[0]:.1f}-{load[1]:.1f} | {_pct(r.get('steal_pct'))} |"
         )
     out.append("")
     rounds = result.get("rounds", 1)
@@ -434,8 +472,11 @@ def format_table(result: dict[str, Any]) -> str:
         "(not in the pipeline's wall time; a warm-up run precedes it, actor start-up is included). "
         + (f"Best of {rounds} interleaved rounds per row. " if rounds > 1 else "")
         + "Load: the 1-minute load average before-after each row (other processes on the machine). "
+        "CPU steal: the share of the machine's CPU time its hypervisor gave to other guests during the row. "
         "Memory: decode and naive rows, this process; pipeline rows, the whole tree (driver, Ray, actors); "
-        "'voxguard score (own process)' rows, that command's whole tree (its wall time includes Ray's start-up); "
+        "'voxguard score (own process)' rows, that command's whole tree (its wall time includes its start-up: "
+        "torch and the model; Ray's too with the Ray executor); with Ray up for the Ray rows, the local "
+        "executor's in-process rows also count that idle Ray's memory; "
         "RSS sums count shared pages once per process, PSS splits them."
     )
     if naive and naive.get("parts_s"):

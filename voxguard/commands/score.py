@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from jobs.score.executors import EXECUTORS
 from siamese.config import ENGINES
 from voxguard.settings import Settings
 
@@ -28,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--engine", choices=ENGINES, default=None,
                         help="inference engine (default: VOXGUARD_ENGINE or auto: bf16 where the hardware has it, "
                              "else int8 on CPUs, float on GPUs); see docs/benchmarks.md")
+    parser.add_argument("--executor", choices=EXECUTORS, default=None,
+                        help="where the scoring runs (default: VOXGUARD_EXECUTOR or auto: this process on a machine "
+                             "with 2 cores or fewer and no GPU or cluster, else Ray Data); see docs/scoring.md")
     parser.add_argument("--num-actors", type=int, default=None, help="inference actors (0 = automatic)")
     parser.add_argument("--gpus-per-actor", type=float, default=None, help="GPU fraction per actor when GPUs exist")
     parser.add_argument("--s3-endpoint", default=None, help="S3-compatible endpoint URL (or VOXGUARD_S3_ENDPOINT)")
@@ -64,8 +68,8 @@ def _run(args: argparse.Namespace, ctx) -> int:  # noqa: ANN001 - voxguard.conte
 
     # --model, else the registry's production model, else the bundled one. An unreadable registry is a
     # RegistryUnavailable (one line, exit 2): never a silent switch to another model.
-    # By reference: this process reads the package's metadata only, and never imports torch
-    # (~0.5 GiB and ~4 s here); the scoring actors load the weights from the file.
+    # By reference: this process reads the package's metadata only; whoever scores loads the weights
+    # from the file (Ray's actors, or this process with the local executor: jobs.score.executors).
     package = ctx.model_ref(args.model)  # resolved once, on the command's one database engine
     sink = None
     if not args.no_feedback:
@@ -98,6 +102,7 @@ def _run(args: argparse.Namespace, ctx) -> int:  # noqa: ANN001 - voxguard.conte
             group=args.group,
             enrolled=enrolled,
             engine=args.engine,
+            executor=args.executor,
         )
     except SQLAlchemyError as error:  # the feedback database failed mid-job: stop cleanly, say how to recover
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
