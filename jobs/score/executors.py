@@ -9,11 +9,11 @@ do not know which one ran.
   (one scoring actor per two cores, across nodes; GPU actors fed by decode tasks).
 - `local`: a thread pool in this process, running the same calls a Ray actor runs
   on its threads. On a machine where Ray's plan is one CPU actor anyway (two cores
-  or fewer), Ray adds only fixed costs on the same cores: starting Ray (5-7 s), its
+  or fewer), Ray adds only fixed costs on the same cores: starting Ray (5-9 s), its
   system processes and Ray Data's helpers (about 1.1 GiB RSS), the actor's own
   start-up (another 5 s to the first scored clip) and an object-store copy of
-  every result. Measured on 2 cores (docs/benchmarks.md): 400 files in 9.8 s
-  locally against 17-19 s through Ray Data.
+  every result. Measured on 2 cores in one run (docs/benchmarks.md): 400 files in
+  12.1 s here against 28.5 s through Ray Data, and 1.1 GiB RSS instead of 2.5 GiB.
 
 `auto` (the default) picks `local` exactly when Ray would run a single CPU actor on
 this machine: no cluster address, no GPU, no explicit actor count, and at most
@@ -64,10 +64,11 @@ def resolve_executor(choice: str, settings: Any, num_actors: int | None, cpus: i
     """
     if choice not in EXECUTORS:
         raise ConfigError(f"unknown executor {choice!r}; choose from {', '.join(EXECUTORS)}")
-    cluster = resolve_address(None, settings) != ""
+    address = resolve_address(None, settings)
+    cluster = address != ""
     if choice == "local" and cluster:
         raise ConfigError("--executor local scores in this process: it cannot run on the Ray cluster "
-                          f"at {resolve_address(None, settings)} (drop --ray-address / RAY_ADDRESS, or use ray)")
+                          f"at {address} (drop --ray-address / RAY_ADDRESS, or use ray)")
     if choice != "auto":
         return choice
     cpus = local_cpus() if cpus is None else cpus
@@ -90,9 +91,10 @@ def iter_local(
 
     from jobs.score.stages import ClipScorer
 
-    scorer = ClipScorer(**scorer_kwargs)  # loads the model here, once
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="voxguard-score",
-                              initializer=scorer.scorer.pin_threads)
+    # Loads the model here, once, and sets torch's per-call thread count, which the pool's
+    # threads (started after it) inherit.
+    scorer = ClipScorer(**scorer_kwargs)
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="voxguard-score")
     pending: set[Future[pa.Table]] = set()
     queued = iter(blocks)
     limit = threads * (1 + LOCAL_QUEUE_PER_THREAD)

@@ -183,21 +183,8 @@ class PieceScorer:
         self.detector = Detector(package, device=device, engine=engine, onnx_path=onnx_path, threads=torch_threads)
         self.audio = package.config.audio
         self.batch_size = batch_size
-        self.torch_threads = max(1, torch_threads)
         # Enrolled bona fide references of this group (instant adaptation) join the bank.
         self.group = group
-
-    def pin_threads(self) -> None:
-        """Give the calling thread `torch_threads` intra-op threads.
-
-        torch keeps the count per thread (OpenMP): the constructor's `set_num_threads`
-        holds for threads that first use torch afterwards. A caller that starts its own
-        threads (`jobs.score.executors.iter_local`) pins each of them with this.
-        """
-        import torch
-
-        if torch.get_num_threads() != self.torch_threads:
-            torch.set_num_threads(self.torch_threads)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         window = self.audio.window_samples
@@ -242,7 +229,8 @@ class ClipScorer:
     decoding overlaps another's inference, and the cores share one torch import
     and one model. Calls share nothing but the read-only model, so this is safe.
     Output: the same per-piece rows (SCORED_SCHEMA) as `PieceScorer`, so the
-    driver is unchanged.
+    driver is unchanged. The local executor (`jobs.score.executors`) runs the same
+    object's calls on threads of the `voxguard score` process itself.
     """
 
     def __init__(
