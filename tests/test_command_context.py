@@ -1,11 +1,12 @@
 """One context per command: one database engine, one package load, one default-model rule.
 
-A real `voxguard score` run (embedded Ray, SQLite feedback database with a
-registered production model, a group bank) counts, in the driver process, how
-many engines were created, how many times a package was loaded and how many
-networks were built: 1, 0 and 0 (the driver aggregates with the package's
-calibration and operating point only; the scoring actors load the weights).
-In its own process, a whole `voxguard score` run never imports torch or scipy.
+A real `voxguard score` run (SQLite feedback database with a registered
+production model, a group bank) counts, in the command's process, how many
+engines were created, how many times a package was loaded and how many networks
+were built. With the Ray executor: 1, 0 and 0 (the driver aggregates with the
+package's calibration and operating point only; the scoring actors load the
+weights), and in its own process such a run never imports torch or scipy. With
+the local executor the command is the scorer: 1, 1 and 1.
 """
 
 from __future__ import annotations
@@ -72,8 +73,12 @@ def counters(monkeypatch):
     return counts
 
 
+@pytest.mark.parametrize(
+    ("executor", "expected"),
+    [("ray", {"engines": 1, "loads": 0, "networks": 0}), ("local", {"engines": 1, "loads": 1, "networks": 1})],
+)
 def test_a_scoring_command_opens_one_engine_and_loads_the_package_once(
-    registered, counters, tmp_path, ray_local  # noqa: F811
+    registered, counters, tmp_path, ray_local, executor, expected  # noqa: F811
 ):
     url, version = registered
     rng = np.random.default_rng(3)
@@ -82,9 +87,10 @@ def test_a_scoring_command_opens_one_engine_and_loads_the_package_once(
         write_clip(tmp_path / "clips" / f"fake{i}.wav", synthetic_like(1.5, rng))
     out = tmp_path / "out"
     # No --model: the registry's production model. --group: the group bank is read too.
-    assert main(["score", str(tmp_path / "clips"), "--out", str(out), "--group", "line-a"]) == 0
-    # The driver reads the package's metadata only: the scoring actors load the weights.
-    assert counters == {"engines": 1, "loads": 0, "networks": 0}
+    assert main(["score", str(tmp_path / "clips"), "--out", str(out), "--group", "line-a", "--executor", executor]) == 0
+    # Ray: the driver reads the package's metadata only, the scoring actors load the weights.
+    # Local: this process scores, with one load and one network for all its threads.
+    assert counters == expected
     rows = pq.read_table(str(out)).to_pylist()
     assert len(rows) == 6 and {r["model_version"] for r in rows} == {version}
     with session_scope(session_factory(url)) as session:  # the sink wrote through that one engine
@@ -120,13 +126,15 @@ def test_metadata_and_verdict_without_the_network(score_model, counters):  # noq
 DRIVER_PROBE = """
 import json, sys
 from voxguard.cli import main
-rc = main(["score", sys.argv[1], "--out", sys.argv[2], "--model", sys.argv[3], "--no-feedback", "--json"])
+rc = main(["score", sys.argv[1], "--out", sys.argv[2], "--model", sys.argv[3], "--no-feedback", "--json",
+           "--executor", "ray"])
 print(json.dumps({"rc": rc, "heavy": sorted(m for m in ("torch", "torchaudio", "scipy") if m in sys.modules)}))
 """
 
 
 def test_the_scoring_driver_never_imports_torch(score_model, tmp_path):  # noqa: F811
-    """`voxguard score` in a fresh process: clips scored, and torch (~0.5 GiB, ~4 s) stays in the actors."""
+    """`voxguard score --executor ray` in a fresh process: clips scored, and torch (~0.5 GiB, ~4 s) stays in
+    the actors (the local executor, the default on 2 cores, imports it: it is the scorer)."""
     rng = np.random.default_rng(5)
     for i in range(2):
         write_clip(tmp_path / "clips" / f"real{i}.wav", real_like(1.5, rng))
