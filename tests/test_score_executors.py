@@ -4,6 +4,7 @@ accounting and clean stop. Score parity with Ray and the detector is in test_sco
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,7 @@ def test_local_executor_accounts_for_every_object_across_many_calls(tmp_path: Pa
     src = tmp_path / "clips"
     _clips(src, 37, seed=5)
     (src / "broken.wav").write_bytes(b"RIFF not really")
+    helpers_before = _alive("voxguard-decode")
     lines: list[str] = []
     summary = run_scoring(str(src), str(tmp_path / "out"), score_model, part_size=10, progress=lines.append,
                           progress_every_s=0.0, settings=Settings.from_env(executor="local"))
@@ -81,6 +83,16 @@ def test_local_executor_accounts_for_every_object_across_many_calls(tmp_path: Pa
     # Counted as scored: intermediate counts appear before the end.
     counts = [int(line.split()[1].split("/")[0]) for line in lines if line.startswith("[score] ") and "/38 clips" in line]
     assert counts[-1] == 38 and any(0 < c < 38 for c in counts)
+    # The job's threads and their decode helpers are gone: a process running many jobs does not collect them.
+    assert _alive("voxguard-score") == 0
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline and _alive("voxguard-decode") > helpers_before:
+        time.sleep(0.05)
+    assert _alive("voxguard-decode") <= helpers_before
+
+
+def _alive(prefix: str) -> int:
+    return sum(t.name.startswith(prefix) for t in threading.enumerate())
 
 
 def test_local_executor_stops_its_threads_when_the_driver_fails(tmp_path: Path, score_model: Path) -> None:  # noqa: F811
@@ -95,4 +107,4 @@ def test_local_executor_stops_its_threads_when_the_driver_fails(tmp_path: Path, 
     with pytest.raises(RuntimeError, match="the sink broke"):
         run_scoring(str(src), str(tmp_path / "out"), score_model, part_size=4, on_rows=sink,
                     progress=lambda _: None, settings=Settings.from_env(executor="local"))
-    assert not [t for t in threading.enumerate() if t.name.startswith("voxguard-score")]
+    assert _alive("voxguard-score") == 0

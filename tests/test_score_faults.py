@@ -63,6 +63,24 @@ def test_call_with_timeout_gives_up_on_a_stuck_call_and_goes_on() -> None:
     assert sum(t.is_alive() for t in stuck) == 1  # only the live helper remains
 
 
+def test_a_helper_thread_ends_with_its_caller_thread() -> None:
+    """Threads that come and go (the local executor's pools, one per job) leave no idle helpers behind."""
+    helpers: list[threading.Thread] = []
+
+    def caller() -> None:
+        helpers.append(call_with_timeout(threading.current_thread, 5.0))
+
+    for _ in range(3):
+        thread = threading.Thread(target=caller)
+        thread.start()
+        thread.join()
+    assert len(set(helpers)) == 3 and all(h.name == "voxguard-decode" for h in helpers)
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline and any(h.is_alive() for h in helpers):
+        time.sleep(0.05)
+    assert not any(h.is_alive() for h in helpers)
+
+
 def test_a_decode_past_the_time_limit_is_a_timeout_row_and_resume_reads_it_again(
     tmp_path, score_model, ray_local  # noqa: F811
 ) -> None:

@@ -12,13 +12,16 @@ hostile files cannot pile up spinning threads. `timeout` rows are transient:
 
 Each calling thread keeps its helper thread from one object to the next (a new
 thread per object cost a thread start and, in glibc, freshly faulted heap pages
-at every decode); only an abandoned helper is replaced.
+at every decode); only an abandoned helper is replaced. A helper ends with its
+calling thread: a process that runs many jobs on short-lived threads (the local
+executor, `jobs.score.executors`) does not collect idle helpers.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -33,27 +36,35 @@ class DecodeTimeout(Exception):
     """The call did not finish within its time limit."""
 
 
+Requests = queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], threading.Event] | None]
+
+
 class _Helper:
-    """One daemon thread running the calls of one caller thread, one at a time."""
+    """One daemon thread running the calls of one caller thread, one at a time.
+
+    Only the caller's thread-local storage holds this object (the thread holds just the
+    queue): when the caller thread ends, Python drops that storage, and the finalizer
+    tells the helper thread to exit.
+    """
 
     def __init__(self) -> None:
-        self.requests: queue.SimpleQueue[
-            tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], threading.Event] | None
-        ] = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self._serve, name="voxguard-decode", daemon=True)
+        self.requests: Requests = queue.SimpleQueue()
+        self.thread = threading.Thread(target=_serve, args=(self.requests,), name="voxguard-decode", daemon=True)
         self.thread.start()
+        weakref.finalize(self, self.requests.put, None)
 
-    def _serve(self) -> None:
-        while True:
-            request = self.requests.get()
-            if request is None:  # abandoned: exit once the stuck call returns (if it ever does)
-                return
-            fn, args, outcome, done = request
-            try:
-                outcome["value"] = fn(*args)
-            except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
-                outcome["error"] = error
-            done.set()
+
+def _serve(requests: Requests) -> None:
+    while True:
+        request = requests.get()
+        if request is None:  # abandoned or its caller ended: exit once any stuck call returns
+            return
+        fn, args, outcome, done = request
+        try:
+            outcome["value"] = fn(*args)
+        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
+            outcome["error"] = error
+        done.set()
 
 
 _helpers = threading.local()
