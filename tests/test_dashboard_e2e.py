@@ -323,8 +323,11 @@ def test_clip_view_playhead_zoom_and_regions(dashboard):
             audio.evaluate("a => { window.vgSeeks = []; a.addEventListener('seeking',"
                            " () => window.vgSeeks.push(a.currentTime)); }")
             chips.nth(later[0]).click()
+            # The element fires `seeking` from a queued task, after `currentTime` and `paused` have already
+            # changed: wait for the record too, or the read can come first (seen once: an empty list).
             page.wait_for_function("s => { const a = document.querySelector('audio');"
-                                   " return !a.paused && a.currentTime >= s; }", arg=start, timeout=30_000)
+                                   " return !a.paused && a.currentTime >= s && window.vgSeeks.length > 0; }",
+                                   arg=start, timeout=30_000)
             assert page.evaluate("window.vgSeeks") == [pytest.approx(start, abs=0.01)]  # one jump: to its start
             expect(chips.nth(later[0])).to_have_class(re.compile("vg-active"))
             page.screenshot(path=ARTIFACTS / "11-clip-view-region.png", full_page=True)
