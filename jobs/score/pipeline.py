@@ -241,6 +241,21 @@ def _decode_kwargs(package: "PackageRef | ModelPackage", settings: ScoringSettin
     }
 
 
+def _scorer_kwargs(package: "PackageRef | ModelPackage", plan: dict[str, Any], settings: ScoringSettings,
+                   group: str | None, engine: str) -> dict[str, Any]:
+    """A scorer's constructor arguments (`PieceScorer`; `ClipScorer` adds `decode`) for a plan."""
+    return {
+        "package": package,
+        "device": plan["device"],
+        "torch_threads": int(plan["torch_threads"]),
+        "batch_size": int(plan["batch_size"]),
+        "group": group,
+        "engine": engine,
+        # Exported once here (cached per model version), loaded by every scorer.
+        "onnx_path": _onnx_path(package, settings) if engine == "onnx" else None,
+    }
+
+
 def _score_items_here(
     items: list[dict[str, Any]],
     package: "PackageRef | ModelPackage",
@@ -261,13 +276,8 @@ def _score_items_here(
     threads = int(plan["calls_per_actor"]) * int(plan["max_size"])
     per_call = max(1, min(ITEMS_PER_CALL, math.ceil(len(items) / threads)))
     scorer_kwargs = {
-        "package": package,
+        **_scorer_kwargs(package, plan, settings, group, engine),
         "decode": _decode_kwargs(package, settings, s3, int(plan["batch_size"])),
-        "torch_threads": int(plan["torch_threads"]),
-        "batch_size": int(plan["batch_size"]),
-        "group": group,
-        "engine": engine,
-        "onnx_path": _onnx_path(package, settings) if engine == "onnx" else None,
     }
     blocks = [items[i : i + per_call] for i in range(0, len(items), per_call)]
     return iter_local(blocks, scorer_kwargs, threads)
@@ -310,16 +320,7 @@ def _score_items(
         # Another machine's workers cannot read this machine's file: ship the weights with the actors.
         package = package.load()
     decode_kwargs = _decode_kwargs(package, settings, s3, int(plan["batch_size"]))
-    actor_kwargs = {
-        "package": package,
-        "device": plan["device"],
-        "torch_threads": plan["torch_threads"],
-        "batch_size": plan["batch_size"],
-        "group": group,
-        "engine": engine,
-        # Exported once here (cached per model version), loaded by every actor.
-        "onnx_path": _onnx_path(package, settings) if engine == "onnx" else None,
-    }
+    actor_kwargs = _scorer_kwargs(package, plan, settings, group, engine)
     # Ray Data's map actors restart after a crash by default, and then log an ERROR line
     # ("constructor arguments in the object store and max_restarts > 0") at every start
     # whatever the arguments (ray#57733). An embedded Ray is one machine: a crashed actor
