@@ -26,6 +26,9 @@ L2_SLOPE = 1e-4
 _FLAT_SLOPE = 1e-12
 
 Decision = Literal["bonafide", "spoof", "inconclusive"]
+# How a threshold is chosen on dev scores (see `choose_operating_point`).
+OperatingMethod = Literal["cost", "eer", "frr"]
+OPERATING_METHODS: tuple[str, ...] = ("cost", "eer", "frr")
 
 
 def expit(x: Any) -> np.ndarray:
@@ -186,6 +189,22 @@ class OperatingPoint:
         )
 
 
+def frr_threshold(scores: Any, labels: Any, target_frr: float) -> float:
+    """The highest threshold at which at most `target_frr` of the bona fide scores fall below it.
+
+    Decisions are `score >= threshold => bona fide`, so the threshold is the k-th smallest bona fide
+    score with k = floor(target_frr * n_bona): exactly k bona fide scores lie strictly below it (ties
+    aside, which only lower the count).
+    """
+    if not 0.0 <= target_frr < 1.0 or not math.isfinite(target_frr):
+        raise ValueError(f"target_frr must be in [0, 1), got {target_frr}")
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    bona = np.sort(s[np.asarray(labels).reshape(-1).astype(bool)])
+    if bona.size == 0:
+        raise ValueError("no bona fide scores to set a false-rejection target on")
+    return float(bona[int(math.floor(target_frr * bona.size))])
+
+
 def choose_operating_point(
     scores: Any,
     labels: Any,
@@ -195,12 +214,16 @@ def choose_operating_point(
     c_miss: float = 1.0,
     c_fa: float = 10.0,
     abstain_llr_margin: float = 1.0,
+    target_frr: float = 0.05,
 ) -> OperatingPoint:
     """Pick a threshold on (dev) scores and an abstain band around it.
 
     method "cost": the threshold of min_dcf with these costs; "eer": the EER
-    threshold. The band holds the scores whose calibrated LLR lies within
-    ±abstain_llr_margin of the LLR at the threshold, i.e. threshold ±
+    threshold; "frr": the highest threshold that rejects at most `target_frr`
+    of the bona fide scores (a promise about real recordings, which is what an
+    archive owner is asked to sign off: "at most 1 real call in 20 is labelled
+    spoof"; the spoofs it lets through are whatever the scores give). The band
+    holds the scores whose calibrated LLR lies within ±abstain_llr_margin of the LLR at the threshold, i.e. threshold ±
     margin/|slope| in score units. Margin 0 or a flat calibration (slope ~ 0:
     no LLR difference between scores) gives an empty band.
     """
@@ -210,8 +233,10 @@ def choose_operating_point(
         _, threshold = metrics.min_dcf(scores, labels, p_spoof, c_miss, c_fa)
     elif method == "eer":
         _, threshold = metrics.eer(scores, labels)
+    elif method == "frr":
+        threshold = frr_threshold(scores, labels, target_frr)
     else:
-        raise ValueError(f"method must be 'cost' or 'eer', got {method!r}")
+        raise ValueError(f"method must be one of {OPERATING_METHODS}, got {method!r}")
     if abstain_llr_margin == 0 or abs(calibration.slope) <= _FLAT_SLOPE:
         return OperatingPoint(threshold, threshold, threshold, method)
     half_width = abstain_llr_margin / abs(calibration.slope)

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from siamese import metrics
-from siamese.calibration import Calibration, OperatingPoint, choose_operating_point
+from siamese.calibration import OPERATING_METHODS, Calibration, OperatingMethod, OperatingPoint, choose_operating_point
 from siamese.config import AudioConfig, ModelConfig, ObjectiveKind
 from siamese.losses import make_objective
 from siamese.network import SiameseNetwork
@@ -47,6 +47,16 @@ class TrainConfig:
     # True: keep the epoch with the best dev EER; False: the last epoch's weights (retraining,
     # where the dev split knows nothing of the feedback and the champion/challenger gate selects).
     keep_best: bool = True
+    # How the decision threshold is chosen on the dev split: "cost" (minDCF, P(spoof) 0.05, C_fa 10),
+    # "eer", or "frr" (reject at most `target_frr` of dev's real recordings).
+    operating_point: OperatingMethod = "cost"
+    target_frr: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.operating_point not in OPERATING_METHODS:
+            raise ValueError(f"operating_point must be one of {OPERATING_METHODS}, got {self.operating_point!r}")
+        if not 0.0 <= self.target_frr < 1.0:
+            raise ValueError(f"target_frr must be in [0, 1), got {self.target_frr}")
 
 
 @dataclass
@@ -197,10 +207,11 @@ def make_optimizer(network: nn.Module, config: TrainConfig, steps_per_epoch: int
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def calibrate(dev_scores: np.ndarray, dev_labels: np.ndarray) -> tuple[Calibration, OperatingPoint]:
-    """Calibration and cost-model operating point fitted on dev clip scores."""
+def calibrate(dev_scores: np.ndarray, dev_labels: np.ndarray, method: OperatingMethod = "cost",
+              target_frr: float = 0.05) -> tuple[Calibration, OperatingPoint]:
+    """Calibration and operating point (`choose_operating_point`'s method) fitted on dev clip scores."""
     calibration = Calibration.fit(dev_scores, dev_labels)
-    point = choose_operating_point(dev_scores, dev_labels, calibration, method="cost")
+    point = choose_operating_point(dev_scores, dev_labels, calibration, method=method, target_frr=target_frr)
     return calibration, point
 
 
@@ -289,11 +300,13 @@ def package_model(
     training_info: dict[str, Any],
     device: torch.device | None = None,
     extra_metrics: dict[str, Any] | None = None,
+    operating_point: OperatingMethod = "cost",
+    target_frr: float = 0.05,
 ) -> ModelPackage:
     """Calibrate on dev, evaluate on test, and wrap everything into a `ModelPackage`."""
     device = device or torch.device("cpu")
     dev_scores = clip_scores(network, dev, device)
-    calibration, point = calibrate(dev_scores, dev.labels)
+    calibration, point = calibrate(dev_scores, dev.labels, operating_point, target_frr)
     card: dict[str, Any] = {"dev": metrics.metrics_card(dev_scores, dev.labels, llrs=calibration.llr(dev_scores))}
     if test is not None and len(test):
         card["test"] = evaluate(network, test, calibration, point, device)

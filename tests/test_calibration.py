@@ -159,3 +159,31 @@ def test_probability_lines_use_the_scoring_calibration():
     flipped = probability_lines(decision_rule(Calibration(slope=-1.0, offset=0.0), point))
     assert flipped["abstain_low"] == pytest.approx(1 / (1 + math.exp(-0.02)))
     assert flipped["abstain_low"] <= flipped["abstain_high"]
+
+
+def test_choose_operating_point_for_a_false_rejection_target():
+    rng = np.random.default_rng(3)
+    bona = rng.normal(1.0, 1.0, 200)
+    spoof = rng.normal(-1.0, 1.0, 300)
+    scores, labels = np.r_[bona, spoof], np.r_[np.ones(200), np.zeros(300)]
+    cal = Calibration(slope=2.0, offset=0.0)
+    for target in (0.0, 0.01, 0.05, 0.10, 0.25):
+        op = choose_operating_point(scores, labels, cal, method="frr", target_frr=target)
+        assert op.method == "frr"
+        rejected = np.mean(bona < op.threshold)
+        assert rejected <= target  # the promise
+        assert rejected > target - 1 / len(bona) - 1e-12  # and no stricter than it has to be
+    # A looser target never raises the threshold; the cost point sits elsewhere on the same scores.
+    thresholds = [choose_operating_point(scores, labels, cal, method="frr", target_frr=t).threshold
+                  for t in (0.0, 0.05, 0.2)]
+    assert thresholds == sorted(thresholds)
+    assert choose_operating_point(scores, labels, cal, method="frr", target_frr=0.0).threshold == bona.min()
+
+
+def test_false_rejection_target_is_validated():
+    scores, labels = [0.9, 0.8, 0.2, 0.1], [1, 1, 0, 0]
+    for bad in (-0.1, 1.0, float("nan")):
+        with pytest.raises(ValueError, match="target_frr"):
+            choose_operating_point(scores, labels, Calibration(2.0, 0.0), method="frr", target_frr=bad)
+    with pytest.raises(ValueError, match="no bona fide"):
+        choose_operating_point([0.2, 0.1], [0, 0], Calibration(2.0, 0.0), method="frr")

@@ -44,3 +44,22 @@ def test_dashboard_port_default_matches_the_head() -> None:
     from voxguard.commands import cluster
 
     assert cluster.DEFAULT_DASHBOARD_PORT == head.DEFAULT_DASHBOARD_PORT
+
+
+def test_train_operating_point_flags_reach_the_job(capsys) -> None:  # noqa: ANN001 - pytest fixture
+    """`--operating-point frr --target-frr X` reaches the job; a target outside [0, 1) is one argparse line."""
+    import pytest
+
+    from voxguard.cli import build_parser
+    from voxguard.commands.train import job_config
+    from voxguard.settings import Settings
+
+    base = ["train", "--manifest", "unused.parquet", "--out", "unused.vxpkg", "--devset", "absent"]
+    config = job_config(build_parser().parse_args([*base, "--operating-point", "frr", "--target-frr", "0.1"]),
+                        Settings.from_env())
+    assert (config.operating_point, config.target_frr) == ("frr", 0.1)
+    assert job_config(build_parser().parse_args(base), Settings.from_env()).operating_point == "cost"
+    for bad, why in (("1.5", "must be at least 0 and below 1"), ("ten", "not a number")):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([*base, "--target-frr", bad])
+        assert why in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +78,8 @@ def test_runner_trains_without_the_family_and_reports_it(tmp_path: Path) -> None
     try:
         result = run_fold(fold, frame, tmp_path / "out", seed=0, train_args={
             "model": tiny_model_config(), "epochs": 2, "batch_size": 8, "batches_per_epoch": 6, "num_workers": 1,
-            "cpus_per_worker": 1, "storage_path": str(tmp_path / "runs"), "cache_dir": tmp_path / "cache"})
+            "cpus_per_worker": 1, "storage_path": str(tmp_path / "runs"), "cache_dir": tmp_path / "cache",
+            "operating_point": "frr", "target_frr": 0.25})
     finally:
         if started:
             ray.shutdown()
@@ -90,6 +92,23 @@ def test_runner_trains_without_the_family_and_reports_it(tmp_path: Path) -> None
     assert len(scores) == 32 and scores["score"].notna().all()
     table = markdown([result])
     assert "| vc (vc) | 0 | 16 / 16 |" in table and "vc-1" in table
+
+    # The fold's threshold keeps the dev promise; the operating-point report re-reads the run without scoring.
+    from jobs.evaluate.operating_points import RULES, evaluate_run
+    from siamese.package_meta import read_meta_without_torch
+
+    assert read_meta_without_torch(tmp_path / "out" / "vc-seed0" / "model.vxpkg").operating_point.method == "frr"
+    (tmp_path / "out" / "families.json").write_text(json.dumps({"results": [result]}, default=str))
+    frame.to_parquet(tmp_path / "manifest.parquet", index=False)
+    points = evaluate_run(tmp_path / "out", tmp_path / "manifest.parquet").set_index("rule")
+    assert list(points.index) == [rule.name for rule in RULES]
+    frr_rules = [rule for rule in RULES if rule.method == "frr"]
+    for rule in frr_rules:
+        assert points.loc[rule.name, "dev_frr"] <= rule.target_frr
+    assert points.loc["dev FRR 0 % (lowest dev real score)", "dev_frr"] == 0.0
+    # Looser targets reject at least as many held-out real clips and accept at most as many spoofs.
+    ordered = points.loc[[rule.name for rule in sorted(frr_rules, key=lambda r: r.target_frr)]]
+    assert ordered["frr"].is_monotonic_increasing and ordered["far"].is_monotonic_decreasing
 
 
 def test_pairwise_auc_counts_pairs_where_the_edit_scores_lower() -> None:

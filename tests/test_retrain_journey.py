@@ -26,6 +26,7 @@ ray = pytest.importorskip("ray")
 
 from jobs.train.config import TrainJobConfig  # noqa: E402
 from jobs.train.trainer import train  # noqa: E402
+from siamese.package_meta import read_meta_without_torch  # noqa: E402
 from train_tiny import tiny_model_config, write_new_channel_archive, write_tiny_corpus  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -42,6 +43,7 @@ def test_retraining_journey_through_the_cli(tmp_path: Path) -> None:
             batch_size=16, batches_per_epoch=30, lr=3e-3, num_workers=1, seed=0,
             storage_path=str(tmp_path / "runs"), name="champion", resume=False,
             cache_dir=tmp_path / "var" / "cache" / "decoded", devset=None, verbose=False,
+            operating_point="frr", target_frr=0.1,  # the challenger must inherit this policy
         ))
     finally:
         ray.shutdown()
@@ -104,6 +106,9 @@ def _journey(voxguard, tmp_path: Path, archive: Path, hook_url: str) -> None:  #
     assert "base data: bundled sample set" in out, out
     assert ("promoted" in out) == ("production" in voxguard("models", "list").stdout.splitlines()[1]), out
     assert "why: " in voxguard("policy", "runs").stdout
+    (challenger_path,) = (tmp_path / "var" / "models").glob("*.vxpkg")  # named by its version
+    challenger = read_meta_without_torch(challenger_path)
+    assert challenger.operating_point.method == "frr" and challenger.training["target_frr"] == 0.1
 
     # A scheduled run that fails: shown by `policy runs` / `policy show`, with the retry rule.
     bad = tmp_path / "bad.csv"

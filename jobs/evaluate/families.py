@@ -43,6 +43,10 @@ GENERATOR_PATTERNS: dict[str, str] = {
     "vocoder": r"copy-?synthesis|(^|[-_])copy([-_]|$)",
 }
 MIN_CORPUS_CLIPS = 20
+# Augmentations that keep a recording's band and coding: level changes and noise at 20 dB SNR or more
+# (`--keep-augmentations`). The full set also band-limits, resamples and runs codecs, which erased
+# cues shared across generators in the leave-family-out protocol (docs/model-card.md).
+GENTLE_AUGMENTATIONS = r"(gain[+-]\d+dB|noise-[a-z]+-(20|25|30)dB)(\+(gain[+-]\d+dB|noise-[a-z]+-(20|25|30)dB))*"
 
 
 @dataclass(frozen=True)
@@ -244,6 +248,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="leave these generators' (regex) clips out of every fold's training")
     parser.add_argument("--clean-only", action="store_true",
                         help="train on the clean copies only (no augmented variants): the augmentation ablation")
+    parser.add_argument("--keep-augmentations", default=None, metavar="REGEX",
+                        help="train on the clean copies plus the augmented variants whose augmentation fully "
+                             f"matches REGEX (e.g. the gentle set {GENTLE_AUGMENTATIONS!r}: gain and noise at "
+                             "20 dB SNR or more, no band limits or codecs)")
+    parser.add_argument("--operating-point", choices=("cost", "eer", "frr"), default="cost",
+                        help="how each fold's threshold is chosen on its dev split (see `voxguard train`)")
+    parser.add_argument("--target-frr", type=float, default=0.05,
+                        help="with --operating-point frr: the share of dev's real recordings it may reject")
     parser.add_argument("--model", type=Path, default=None,
                         help="score each fold's held-out set with this package instead of training (a baseline)")
     parser.add_argument("--imported-test", action="store_true",
@@ -274,10 +286,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         frame = frame[~((frame["label"] == "spoof") & frame["generator"].astype(str).str.contains(pattern))]
     if args.clean_only:  # held-out rows are clean copies anyway: this changes the training side only
         frame = frame[frame["augmentation"].fillna("") == ""]
+    elif args.keep_augmentations:
+        augmentation = frame["augmentation"].fillna("")
+        frame = frame[(augmentation == "") | augmentation.str.fullmatch(args.keep_augmentations)]
     chosen = [f for f in default_folds() if f.name in args.folds.split(",")]
     train_args = {"model": model, "epochs": args.epochs, "batches_per_epoch": args.batches_per_epoch,
                   "patience": args.patience, "max_dev_clips": args.max_dev_clips, "num_workers": 1,
-                  "cpus_per_worker": args.cpus_per_worker, "objective": args.objective}
+                  "cpus_per_worker": args.cpus_per_worker, "objective": args.objective,
+                  "operating_point": args.operating_point, "target_frr": args.target_frr}
     args.out.mkdir(parents=True, exist_ok=True)
     results = []
     if args.model is not None and args.imported_test:

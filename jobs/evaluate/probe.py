@@ -60,6 +60,32 @@ def resemblyzer_embedding(max_seconds: float) -> Extractor:
     return lambda w: {"resemblyzer speaker embedding": voice.embed_utterance(_fit_length(w, max_seconds))}
 
 
+def spectral_stats(max_seconds: float) -> Extractor:
+    """Mean+std over time of classic anti-spoofing spectra: LFCC (20 + deltas) and the log power spectrum.
+
+    Why: Whisper's 80 mel bands compress everything above ~4 kHz into a few rows, while vocoder and codec
+    artefacts are often strongest there; these two linear-frequency views keep that band at full
+    resolution (25 ms windows, 10 ms hop, 512-point FFT at 16 kHz: 257 bins of 31 Hz).
+    """
+    import torchaudio.functional as F
+    from torchaudio import transforms as T
+
+    speckwargs = {"n_fft": 512, "win_length": 400, "hop_length": 160}
+    lfcc = T.LFCC(sample_rate=SAMPLE_RATE, n_filter=70, n_lfcc=20, speckwargs=speckwargs)
+    power = T.Spectrogram(power=2.0, **speckwargs)
+
+    def extract(waveform: np.ndarray) -> dict[str, np.ndarray]:
+        x = torch.from_numpy(_fit_length(waveform, max_seconds))[None]
+        with torch.no_grad():
+            c = lfcc(x)[0]  # [20, frames]
+            cepstra = torch.cat([c, F.compute_deltas(c), F.compute_deltas(F.compute_deltas(c))])
+            spectrum = torch.log(power(x)[0] + 1e-8)  # [257, frames]
+        return {name: torch.cat([t.mean(1), t.std(1)]).numpy()
+                for name, t in (("LFCC (20 + deltas)", cepstra), ("log power spectrum (257 bins)", spectrum))}
+
+    return extract
+
+
 def _fit_length(waveform: np.ndarray, max_seconds: float) -> np.ndarray:
     """First `max_seconds`; clips under 1 s repeated up to 1 s (as windowing pads)."""
     w = np.asarray(waveform, dtype=np.float32)[: int(max_seconds * SAMPLE_RATE)]

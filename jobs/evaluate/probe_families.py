@@ -26,10 +26,11 @@ import pandas as pd
 import torch
 
 from jobs.evaluate.families import default_folds, fold_frames
-from jobs.evaluate.probe import extract_all, fit_and_score, whisper_layer_stats
+from jobs.evaluate.probe import Extractor, extract_all, fit_and_score, spectral_stats, whisper_layer_stats
 from jobs.train.config import REPO_ROOT
 
 ALL_LAYERS = "all Whisper layers (concatenated)"
+BUNDLED_LAYERS = ("Whisper conv stem", "Whisper block 1")  # what the bundled design computes
 
 
 def clean_clips(manifest: Path, devset: Path | None) -> pd.DataFrame:
@@ -46,17 +47,33 @@ def clean_clips(manifest: Path, devset: Path | None) -> pd.DataFrame:
 
 
 def extract(table: pd.DataFrame, max_seconds: float, cache: Path, model_bin: Path | None = None,
-            weights: str = "tiny.en") -> dict[str, np.ndarray]:
-    """Per-layer feature matrices aligned with `table` (cached in `cache` as .npz, keyed by path list)."""
+            weights: str = "tiny.en", extractor: Extractor | None = None) -> dict[str, np.ndarray]:
+    """Per-layer feature matrices aligned with `table` (cached in `cache` as .npz, keyed by path list).
+
+    The extractor defaults to every layer of the Whisper encoder.
+    """
     if cache.exists():
         stored = np.load(cache, allow_pickle=False)
         if list(stored["paths"]) == list(table["path"]):
             return {name: stored[f"layer{i}"] for i, name in enumerate(json.loads(str(stored["names"])))}
-    features = extract_all(table, [whisper_layer_stats(max_seconds, model_bin, weights)])
+    features = extract_all(table, [extractor or whisper_layer_stats(max_seconds, model_bin, weights)])
     names = list(features)
     np.savez(cache, paths=np.array(table["path"], dtype=str), names=json.dumps(names),
              **{f"layer{i}": features[n] for i, n in enumerate(names)})
     return features
+
+
+def with_spectral(table: pd.DataFrame, max_seconds: float, cache: Path,
+                  whisper: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The linear-frequency feature sets, alone and joined to the bundled design's layers and to all layers."""
+    spectral = extract(table, max_seconds, cache, extractor=spectral_stats(max_seconds))
+    bundled = np.concatenate([whisper[n] for n in BUNDLED_LAYERS], axis=1)
+    joined = {}
+    for name, x in spectral.items():
+        joined[name] = x
+        joined[f"stem + block 1 + {name}"] = np.concatenate([bundled, x], axis=1)
+        joined[f"all Whisper layers + {name}"] = np.concatenate([whisper[ALL_LAYERS], x], axis=1)
+    return joined
 
 
 def _fit(x: np.ndarray, bona: np.ndarray, train: np.ndarray, dev: np.ndarray,
@@ -125,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--whisper-weights", default="tiny.en", help="which Whisper weights the layers come from")
     p.add_argument("--whisper-model-bin", type=Path, default=None,
                    help="their CTranslate2 model.bin (default: the installed tiny.en)")
+    p.add_argument("--spectral", action="store_true",
+                   help="also probe LFCC and the log power spectrum, alone and joined to Whisper's layers")
     args = p.parse_args(argv)
     torch.set_num_threads(1)  # one core: on a shared machine oversubscribed threads only spin
     args.out.mkdir(parents=True, exist_ok=True)
@@ -133,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
                        args.whisper_weights)
     whisper_layers = [n for n in features if n.startswith("Whisper")]
     features[ALL_LAYERS] = np.concatenate([features[n] for n in whisper_layers], axis=1)
+    if args.spectral:
+        features.update(with_spectral(table, args.max_seconds, args.out / "spectral.npz", features))
     results = run(table, features)
     table_md = markdown(results)
     (args.out / "probe-families.md").write_text(table_md)

@@ -251,6 +251,10 @@ def _retrain(config: RetrainConfig, settings: RetrainSettings, factory: Any, rea
             devset=None,
             cache_dir=cache_dir,
             seed=config.seed,
+            # The champion's decision policy: a challenger judged at another kind of threshold would
+            # change what "flagged" means for reviewers the day it is promoted.
+            operating_point=champion.training.get("operating_point", "cost"),
+            target_frr=float(champion.training.get("target_frr", 0.05)),
             ray_address=settings.ray_address,  # the command's settings, not a second read of the environment
             storage_options=s3,
             verbose=False,

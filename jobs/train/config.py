@@ -72,6 +72,7 @@ class TrainJobConfig(TrainConfig):
     progress: Callable[[dict[str, Any]], None] | None = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         # Ray Train and pyarrow need an absolute path or a URI: `--storage-path var/runs` must work too.
         if "://" not in self.storage_path:
             object.__setattr__(self, "storage_path", str(Path(self.storage_path).resolve()))

@@ -12,6 +12,18 @@ _TITLES = {
 }
 
 
+def _how_chosen(pkg: ModelPackage) -> str:
+    """The operating point's rule in words (a reader must know whether it promises a false-rejection rate)."""
+    method = pkg.operating_point.method
+    if method == "frr":
+        target = pkg.training.get("target_frr")
+        share = f"{100 * float(target):g} %" if target is not None else "a target share"
+        return f"chosen on the dev split to reject at most {share} of its real recordings"
+    if method == "eer":
+        return "the dev split's equal-error threshold"
+    return "chosen on the dev split by the cost model: P(spoof) 0.05, C_fa 10"
+
+
 def card_markdown(pkg: ModelPackage) -> str:
     """The whole card: summary line, per-evaluation tables, training history."""
     t = pkg.training
@@ -27,7 +39,7 @@ def card_markdown(pkg: ModelPackage) -> str:
         f"{t.get('wall_s')} s wall time for decoding and training (evaluation not included)."
         + (f" Weights from epoch {best['epoch']} (best dev-split EER {100 * best['dev_eer']:.2f}%)." if best else ""),
         f"Operating point: threshold {pkg.operating_point.threshold:.4f} on the raw score "
-        f"(chosen on the dev split), abstain band [{pkg.operating_point.abstain_low:.4f}, "
+        f"({_how_chosen(pkg)}), abstain band [{pkg.operating_point.abstain_low:.4f}, "
         f"{pkg.operating_point.abstain_high:.4f}).",
         "",
     ]

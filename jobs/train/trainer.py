@@ -268,13 +268,16 @@ def finalise(config: TrainJobConfig, data: dict[str, pd.DataFrame], state: dict[
         "lr": config.lr,
         "seed": config.seed,
         "keep_best": config.keep_best,
+        "operating_point": config.operating_point,
+        "target_frr": config.target_frr,
         "wall_s": round(wall_s, 1),
         "parent_version": parent,
         "n_extra_train": len(config.extra_train) if config.extra_train is not None else 0,
         "extra_weight": config.extra_weight,
         "splits": {k: {"clips": len(v), "generators": sorted(set(v["generator"]))} for k, v in data.items()},
     }
-    pkg = package_model(network, dev, None, list(data["train"]["clip_id"]), info, device)
+    pkg = package_model(network, dev, None, list(data["train"]["clip_id"]), info, device,
+                        operating_point=config.operating_point, target_frr=config.target_frr)
     test_scores = clip_scores(network, test, device) if len(test) else np.zeros(0)
     if len(test):
         pkg.metrics["test"] = metrics_from_scores(test_scores, test, pkg.calibration, pkg.operating_point)

@@ -28,6 +28,8 @@ DEFAULTS: dict[str, object] = {
     "storage_path": str(REPO_ROOT / "var" / "train-runs"),
     "name": "voxguard-train",
     "seed": 0,
+    "operating_point": "cost",
+    "target_frr": 0.05,
 }
 _DEFAULTS = DEFAULTS
 
@@ -75,7 +77,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="decoded-audio cache")
     p.add_argument("--ray-address", default="", help="Ray cluster address (default: VOXGUARD_RAY_ADDRESS, else local Ray)")
     p.add_argument("--seed", type=int, default=_DEFAULTS["seed"], help="seed of data order and initialisation")
+    p.add_argument("--operating-point", choices=["cost", "eer", "frr"], default=_DEFAULTS["operating_point"],
+                   help="how the decision threshold is chosen on the dev split: cost (minDCF, P(spoof) 0.05, "
+                        "C_fa 10), eer, or frr (reject at most --target-frr of dev's real recordings)")
+    p.add_argument("--target-frr", type=_fraction, default=_DEFAULTS["target_frr"],
+                   help="with --operating-point frr: the share of real recordings the threshold may reject")
     p.set_defaults(func=_run)
+
+
+def _fraction(text: str) -> float:
+    """A number in [0, 1), for argparse (one clear line instead of a traceback from the config)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {value}")
+    return value
 
 
 def _model(args: argparse.Namespace):
@@ -117,6 +135,7 @@ def job_config(args: argparse.Namespace, settings: Settings) -> TrainJobConfig:
         augmentation=not args.no_augmentation, max_dev_clips=args.max_dev_clips, max_test_clips=args.max_test_clips, cache_dir=args.cache_dir,
         devset=args.devset if args.devset and args.devset.exists() else None,
         ray_address=args.ray_address or settings.ray_address, storage_options=settings.storage_options,
+        operating_point=args.operating_point, target_frr=args.target_frr,
     )
 
 
