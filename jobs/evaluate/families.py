@@ -152,6 +152,11 @@ def score_rows(package_path: Path, rows: pd.DataFrame, cache_dir: Path) -> tuple
     return scores, decoded, float(pkg.operating_point.threshold)
 
 
+def fold_dir_name(fold: str, seed: int | str) -> str:
+    """The folder of one fold and seed under a run's output (its package, training manifest and scores)."""
+    return f"{re.sub(r'[^a-z0-9]+', '-', fold.lower())}-seed{seed}"
+
+
 def run_fold(fold: Fold, frame: pd.DataFrame, out: Path, seed: int, train_args: dict[str, Any]) -> dict[str, Any]:
     """Train one fold (Ray Train, as `voxguard train` does) and evaluate it on its held-out rows."""
     from jobs.train.config import TrainJobConfig
@@ -160,7 +165,7 @@ def run_fold(fold: Fold, frame: pd.DataFrame, out: Path, seed: int, train_args: 
     training, evaluation = fold_frames(frame, fold)
     check_fold(training, evaluation, fold)
     safe = re.sub(r"[^a-z0-9]+", "-", fold.name.lower())
-    fold_dir = out / f"{safe}-seed{seed}"
+    fold_dir = out / fold_dir_name(fold.name, seed)
     fold_dir.mkdir(parents=True, exist_ok=True)
     manifest = fold_dir / "train-manifest.parquet"
     training.drop(columns=["group"], errors="ignore").to_parquet(manifest, index=False)

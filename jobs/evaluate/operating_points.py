@@ -16,19 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from siamese.calibration import frr_threshold
-from siamese.metrics import eer, min_dcf
+from jobs.evaluate.families import MIN_CORPUS_CLIPS, fold_dir_name
+from siamese.calibration import Calibration, choose_operating_point
 from siamese.package_meta import read_meta_without_torch
-
-MIN_CORPUS_CLIPS = 20  # the issue's bar for a per-corpus false-rejection figure
-
 
 @dataclass(frozen=True)
 class Rule:
@@ -39,11 +35,10 @@ class Rule:
     target_frr: float = 0.05
 
     def threshold(self, scores: np.ndarray, labels: np.ndarray) -> float:
-        if self.method == "cost":
-            return float(min_dcf(scores, labels, 0.05, 1.0, 10.0)[1])
-        if self.method == "eer":
-            return float(eer(scores, labels)[1])
-        return frr_threshold(scores, labels, self.target_frr)
+        """Where `choose_operating_point` (what training uses) puts it; the calibration plays no part."""
+        point = choose_operating_point(scores, labels, Calibration(1.0, 0.0), method=self.method,
+                                       abstain_llr_margin=0.0, target_frr=self.target_frr)
+        return point.threshold
 
 
 RULES = (Rule("cost model (P(spoof) 0.05, C_fa 10)", "cost"), Rule("dev EER", "eer"),
@@ -84,17 +79,13 @@ def evaluate_run(run: Path, manifest: Path) -> pd.DataFrame:
     results = json.loads((run / "families.json").read_text())["results"]
     out = []
     for result in results:
-        fold_dir = run / f"{_safe(result['fold'])}-seed{result['seed']}"  # as `families.run_fold` names it
+        fold_dir = run / fold_dir_name(result["fold"], result["seed"])
         if not (fold_dir / "model.vxpkg").exists():
             continue
         dev, rows = dev_scores(fold_dir / "model.vxpkg"), held_out(fold_dir, corpus_of)
         for rule in RULES:
             out.append({"rule": rule.name, "fold": result["fold"], "seed": result["seed"], **apply(rule, dev, rows)})
     return pd.DataFrame(out)
-
-
-def _safe(fold: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", fold.lower())
 
 
 def markdown(table: pd.DataFrame) -> str:
