@@ -58,6 +58,11 @@ def test_train_operating_point_flags_reach_the_job(capsys) -> None:  # noqa: ANN
     config = job_config(build_parser().parse_args([*base, "--operating-point", "frr", "--target-frr", "0.1"]),
                         Settings.from_env())
     assert (config.operating_point, config.target_frr) == ("frr", 0.1)
+    from siamese.calibration import OPERATING_METHODS  # the parser spells the rules out (no numpy import)
+
+    train_parser = build_parser()._subparsers._group_actions[0].choices["train"]
+    (rule_flag,) = [a for a in train_parser._actions if "--operating-point" in a.option_strings]
+    assert tuple(rule_flag.choices) == OPERATING_METHODS
     assert job_config(build_parser().parse_args(base), Settings.from_env()).operating_point == "cost"
     for bad, why in (("1.5", "must be at least 0 and below 1"), ("ten", "not a number")):
         with pytest.raises(SystemExit):

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from siamese.calibration import OPERATING_METHODS
 from siamese.frontends import kinds as frontend_kinds
 
 FOLDS: dict[str, tuple[str, ...]] = {
@@ -164,13 +166,12 @@ def run_fold(fold: Fold, frame: pd.DataFrame, out: Path, seed: int, train_args: 
 
     training, evaluation = fold_frames(frame, fold)
     check_fold(training, evaluation, fold)
-    safe = re.sub(r"[^a-z0-9]+", "-", fold.name.lower())
     fold_dir = out / fold_dir_name(fold.name, seed)
     fold_dir.mkdir(parents=True, exist_ok=True)
     manifest = fold_dir / "train-manifest.parquet"
     training.drop(columns=["group"], errors="ignore").to_parquet(manifest, index=False)
     started = time.time()
-    config = TrainJobConfig(manifest=manifest, out=fold_dir / "model.vxpkg", name=f"lofo-{safe}-seed{seed}",
+    config = TrainJobConfig(manifest=manifest, out=fold_dir / "model.vxpkg", name=f"lofo-{fold_dir.name}",
                             resume=False, seed=seed, devset=None, verbose=False, **train_args)
     result = train(config)
     scores, rows, threshold = score_rows(result.package_path, evaluation, Path(config.cache_dir))
@@ -257,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="train on the clean copies plus the augmented variants whose augmentation fully "
                              f"matches REGEX (e.g. the gentle set {GENTLE_AUGMENTATIONS!r}: gain and noise at "
                              "20 dB SNR or more, no band limits or codecs)")
-    parser.add_argument("--operating-point", choices=("cost", "eer", "frr"), default="cost",
+    parser.add_argument("--operating-point", choices=OPERATING_METHODS, default="cost",
                         help="how each fold's threshold is chosen on its dev split (see `voxguard train`)")
     parser.add_argument("--target-frr", type=float, default=0.05,
                         help="with --operating-point frr: the share of dev's real recordings it may reject")

@@ -23,15 +23,16 @@ import numpy as np
 import pandas as pd
 
 from jobs.evaluate.families import MIN_CORPUS_CLIPS, fold_dir_name
-from siamese.calibration import Calibration, choose_operating_point
+from siamese.calibration import Calibration, OperatingMethod, choose_operating_point
 from siamese.package_meta import read_meta_without_torch
+
 
 @dataclass(frozen=True)
 class Rule:
     """A way to put the threshold on dev scores."""
 
     name: str
-    method: str  # "cost", "eer" or "frr"
+    method: OperatingMethod
     target_frr: float = 0.05
 
     def threshold(self, scores: np.ndarray, labels: np.ndarray) -> float:
